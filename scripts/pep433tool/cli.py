@@ -1,0 +1,237 @@
+"""Command line of the PEP 433 patch-series tooling (``scripts/pep433``)."""
+
+import argparse
+import logging
+import os
+import sys
+
+from . import config
+from .errors import EXIT_USAGE, ToolError
+from .util import Paths
+
+log = logging.getLogger('pep433tool')
+
+EPILOG = """\
+exit status:
+  0  success
+  1  a check or a test found a problem (new test failure, check failed,
+     export --check found differences)
+  2  usage error
+  3  a precondition you must fix (dirty tree, wrong version, bad checksum,
+     patch does not apply, missing dependency); the message says what is
+     wrong and the command that fixes it
+  4  an external command failed unexpectedly (e.g. a build error: the log
+     tail and the log path are shown)
+
+environment:
+  PEP433_WORKDIR  work directory (default: <repo>/build)
+  PEP433_REPO     project repository (default: the one holding this script)
+
+Fresh machine: `scripts/pep433 all`, then `scripts/pep433 selftest`.
+"""
+
+
+def _cmd_fetch(args, paths):
+    from .fetch import run_fetch
+    return run_fetch(paths, tarball=args.tarball, checkout=args.checkout)
+
+
+def _cmd_apply(args, paths):
+    from .apply import run_apply
+    return run_apply(paths)
+
+
+def _cmd_export(args, paths):
+    from .export import run_export
+    return run_export(paths, check=args.check, review=args.review)
+
+
+def _cmd_build(args, paths):
+    from .build import run_build
+    return run_build(paths, only=args.only, jobs=args.jobs,
+                     configure_args=args.configure_args)
+
+
+def _cmd_test(args, paths):
+    from .regrtest import run_tests
+    return run_tests(paths, full=args.full, modes=args.mode,
+                     tests=args.tests, jobs=args.jobs)
+
+
+def _cmd_check(args, paths):
+    from .check import run_check
+    return run_check(paths, build=not args.no_build, jobs=args.jobs)
+
+
+def _cmd_all(args, paths):
+    from .fetch import run_fetch
+    from .apply import run_apply
+    from .build import run_build
+    from .regrtest import run_tests
+    run_fetch(paths)
+    run_apply(paths)
+    run_build(paths, jobs=args.jobs)
+    return run_tests(paths, full=args.full, jobs=args.jobs)
+
+
+def _cmd_selftest(args, paths):
+    from .selftest import run_selftest
+    return run_selftest(paths, fast=args.fast, pytest_args=args.pytest_args)
+
+
+def build_parser():
+    """The argparse parser of ``scripts/pep433``."""
+    parser = argparse.ArgumentParser(
+        prog='pep433',
+        description='Fetch CPython %s, apply the PEP 433 patch series, '
+                    'build baseline and patched interpreters, run regrtest '
+                    'on both, and export the series back.' % config.VERSION,
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('-v', '--verbose', action='store_true',
+                        help='log every command run, and debug details')
+    parser.add_argument('--workdir', metavar='DIR',
+                        help='work directory (cache/, cpython/, baseline/, '
+                             'patched/, results/ ...); default '
+                             '$PEP433_WORKDIR or <repo>/build')
+    parser.add_argument('--repo', metavar='DIR', help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest='command', metavar='COMMAND')
+    sub.required = True
+
+    def add(name, func, help, description):
+        p = sub.add_parser(name, help=help, description=description,
+                           epilog=EPILOG,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(func=func)
+        return p
+
+    p = add('fetch', _cmd_fetch, 'get the pristine 3.13.5 source as git repo',
+            'Create <workdir>/cpython: a git repository whose first commit '
+            '(tagged v3.13.5) is the pristine 3.13.5 release tarball, and '
+            'the worktree <workdir>/baseline-src at that tag. The tarball '
+            'comes from --tarball, the cache, or Debian\'s source package '
+            '(a private apt configuration that reuses this machine\'s Debian '
+            'mirror). With --checkout, your own CPython git checkout (with '
+            'tag v3.13.5) is used instead. A second run is a no-op.')
+    group = p.add_mutually_exclusive_group()
+    group.add_argument('--tarball', metavar='PATH',
+                       help='Python-3.13.5.tar.xz (checked by sha256)')
+    group.add_argument('--checkout', metavar='PATH',
+                       help='your own CPython git checkout with tag v3.13.5')
+
+    add('apply', _cmd_apply, 'build branch pep433 from patches/',
+        'Create branch pep433 at v3.13.5 in the checkout and apply the '
+        'patches listed in patches/series with plain git am (no fuzz), plus '
+        'each patch\'s new files (New-File trailers), one commit per patch, '
+        'with reproducible hashes. A no-op if the branch already matches '
+        'patches/. Refuses a dirty tree, a git am in progress and a branch '
+        'with commits that were neither applied nor exported (export them '
+        'first). A previous tip it replaces is kept as '
+        'refs/pep433/backup/<n>.')
+
+    p = add('export', _cmd_export, 'write patches/ back from branch pep433',
+            'Regenerate patches/NNNN-*.patch, patches/series and the new '
+            'files (Lib/, Modules/, Doc/, Misc/) from the commits '
+            'v3.13.5..pep433, with fixed format-patch flags: re-exporting an '
+            'unchanged branch changes no byte. Prints the range-diff against '
+            'the previous series (refs/pep433/applied) and updates that ref.')
+    p.add_argument('--check', action='store_true',
+                   help='write nothing; exit 1 if patches/ would change')
+    p.add_argument('--review', metavar='DIR',
+                   help='also write DIR/ with the series as a cover letter '
+                        '+ patches and DIR/pep433-combined.diff')
+
+    p = add('build', _cmd_build, 'build baseline and patched interpreters',
+            'Check the Debian build dependencies (installing them when run '
+            'as root), then build out of tree: <workdir>/baseline from '
+            'baseline-src/ (v3.13.5) and <workdir>/patched from cpython/ '
+            '(branch pep433), with identical configure flags, make -jN and '
+            'ccache when installed. Incremental: an unchanged tree rebuilds '
+            'in seconds. The make output goes to <builddir>/make.log.')
+    p.add_argument('--only', choices=('baseline', 'patched'),
+                   help='build only one of the two')
+    p.add_argument('--jobs', '-j', type=int, metavar='N',
+                   help='parallel jobs (default: number of CPUs)')
+    p.add_argument('--configure-args', metavar='ARGS',
+                   help='extra configure arguments, one shell-quoted string '
+                        '(used for both builds; default: none)')
+
+    p = add('test', _cmd_test, 'run regrtest on the builds and compare',
+            'Run the regrtest subset on the baseline build, the patched '
+            'build and the patched build with -e; compare each patched mode '
+            'with the baseline per test case (junit XML). Exit 1 only for a '
+            'test that fails in a patched mode and did not fail on the '
+            'baseline. Results and logs go to <workdir>/results/.')
+    p.add_argument('--full', action='store_true',
+                   help='also run %s' % ' '.join(config.TEST_FULL_EXTRA))
+    p.add_argument('--mode', action='append', choices=config.TEST_MODES,
+                   help='run only this mode (repeatable); the comparison '
+                        'uses the baseline results saved earlier')
+    p.add_argument('--tests', metavar='NAMES',
+                   help='comma- or space-separated test modules instead of '
+                        'the subset')
+    p.add_argument('--jobs', '-j', type=int, metavar='N',
+                   help='regrtest worker processes (default: number of CPUs)')
+
+    p = add('check', _cmd_check, 'check the series (applies, builds, ...)',
+            'Check that (a) the series applies in order onto v3.13.5, (b) '
+            'each commit of v3.13.5..pep433 builds (in <workdir>/check), (c) '
+            'clinic and global-objects output is up to date at the tip, (d) '
+            'no whitespace errors and each patch has a body and a "Bug: '
+            'bpo-17036" trailer, (e) the export round trip is clean. Exit 1 '
+            'listing every problem.')
+    p.add_argument('--no-build', action='store_true',
+                   help='skip (b), the per-commit builds')
+    p.add_argument('--jobs', '-j', type=int, metavar='N',
+                   help='parallel make jobs')
+
+    p = add('all', _cmd_all, 'fetch, apply, build and test (set-up + main job)',
+            'Run fetch, apply, build and test in order; each step is quick '
+            'when already done.')
+    p.add_argument('--full', action='store_true',
+                   help='run the full test list (see test --full)')
+    p.add_argument('--jobs', '-j', type=int, metavar='N',
+                   help='parallel jobs for make and regrtest')
+
+    p = add('selftest', _cmd_selftest, 'run the tooling\'s own tests',
+            'Create <workdir>/venv if needed, install '
+            'scripts/requirements-test.txt into it, and run pytest on '
+            'scripts/tests (with the slow end-to-end test unless --fast). '
+            'The exit status is pytest\'s.')
+    p.add_argument('--fast', action='store_true',
+                   help='skip the slow end-to-end test')
+    p.add_argument('pytest_args', nargs='*', metavar='PYTEST_ARG',
+                   help='extra pytest arguments (after --)')
+    return parser
+
+
+def setup_logging(verbose):
+    """Log to stderr: INFO (or DEBUG with -v)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter('pep433: %(message)s'))
+    root = logging.getLogger('pep433tool')
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.propagate = False
+
+
+def main(argv=None):
+    """Entry point; return the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    setup_logging(args.verbose)
+    paths = Paths(workdir=args.workdir, repo=args.repo)
+    try:
+        return args.func(args, paths) or 0
+    except ToolError as exc:
+        log.error('%s: %s', args.command, exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        log.error('interrupted')
+        return 130
+
+
+if __name__ == '__main__':
+    sys.exit(main())

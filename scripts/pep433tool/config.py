@@ -1,0 +1,45 @@
+"""Constants of the project: the base version and what is built and tested."""
+
+VERSION = '3.13.5'
+BASE_TAG = 'v3.13.5'
+BRANCH = 'pep433'
+APPLIED_REF = 'refs/pep433/applied'
+BACKUP_REF_PREFIX = 'refs/pep433/backup/'
+
+TARBALL_NAME = 'python3.13_3.13.5.orig.tar.xz'
+TARBALL_SHA256 = ('93e583f243454e6e9e4588ca2c2662206ad961659863277a'
+                  'fcdb96801647d640')
+TARBALL_TOPDIR = 'Python-3.13.5'
+DEBIAN_SUITE = 'trixie'
+DEBIAN_SOURCE = 'python3.13=3.13.5-2+deb13u5'
+DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg'
+
+#: Identity and date of the base commit, so that its hash is the same on
+#: every machine (the date is the 3.13.5 release day).
+BASE_IDENTITY = ('PEP 433 tooling', 'pep433-tooling@localhost')
+BASE_DATE = '2025-06-11T12:00:00+00:00'
+BASE_MESSAGE = 'Python 3.13.5 (release tarball)'
+#: Committer of the commits `apply` creates.
+COMMITTER = BASE_IDENTITY
+
+#: A file a commit adds under one of these directories is kept whole in the
+#: project repository instead of in the patch.
+NEW_FILE_DIRS = ('Lib/', 'Modules/', 'Doc/', 'Misc/')
+NEW_FILE_TRAILER = 'New-File'
+BUG_TRAILER = 'Bug: bpo-17036'
+
+BUILD_DEPS = ('build-essential', 'pkg-config', 'libssl-dev', 'libffi-dev',
+              'zlib1g-dev', 'libbz2-dev', 'liblzma-dev', 'libsqlite3-dev',
+              'libreadline-dev', 'libncurses-dev', 'uuid-dev')
+TOOL_DEPS = ('ccache', 'strace', 'xz-utils')
+
+TEST_SUBSET = ('test_os', 'test_posix', 'test_socket', 'test_select',
+               'test_epoll', 'test_subprocess', 'test_tempfile',
+               'test_socketserver', 'test_io', 'test_fileio', 'test_builtin',
+               'test_cmd_line', 'test_sys', 'test_embed', 'test_pty',
+               'test_fcntl', 'test_mmap', 'test_xmlrpc', 'test_httpservers')
+TEST_FULL_EXTRA = ('test_multiprocessing_spawn',
+                   'test_multiprocessing_forkserver',
+                   'test_multiprocessing_fork', 'test_asyncio')
+TEST_MODES = ('baseline', 'patched', 'patched-e')
+REGRTEST_TIMEOUT = 1200

@@ -1,0 +1,173 @@
+"""Subprocess helpers, the work directory layout and the state file."""
+
+import json
+import logging
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+from .errors import ExternalError
+
+log = logging.getLogger(__name__)
+
+#: Root of the project repository (the one holding scripts/ and patches/).
+DEFAULT_REPO = Path(__file__).resolve().parent.parent.parent
+
+
+def format_cmd(cmd):
+    """Return *cmd* (a sequence) as a string that can be pasted in a shell."""
+    return shlex.join(str(arg) for arg in cmd)
+
+
+def run(cmd, *, cwd=None, env=None, check=True, capture=True, input=None,
+        error_class=ExternalError, hint=None, quiet=False, display=None):
+    """Run *cmd*, log it, and return the CompletedProcess.
+
+    Output is captured as text unless *capture* is false.  When *check* is
+    true and the command fails, raise *error_class* with the command, its
+    directory and the tail of its output in the message.  *display* is the
+    command as logged (default: *cmd*); *quiet* logs it at DEBUG level.
+    """
+    cmd = [str(arg) for arg in cmd]
+    shown = [str(arg) for arg in display] if display else cmd
+    where = f' (in {cwd})' if cwd else ''
+    (log.debug if quiet else log.info)('$ %s%s', format_cmd(shown), where)
+    kwargs = {}
+    if capture:
+        kwargs.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                      text=True, errors='replace')
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, env=env, input=input,
+                              check=False, **kwargs)
+    except FileNotFoundError as exc:
+        raise error_class(f'cannot run {cmd[0]!r}: {exc}', hint=hint) from exc
+    if check and proc.returncode != 0:
+        raise error_class(command_failure(shown, proc, cwd), hint=hint)
+    return proc
+
+
+def command_failure(cmd, proc, cwd=None, lines=30):
+    """Describe the failure of *proc* (which ran *cmd*) for the user."""
+    msg = [f'command failed with exit code {proc.returncode}: '
+           f'{format_cmd(cmd)}']
+    if cwd:
+        msg.append(f'  in directory: {cwd}')
+    for name in ('stdout', 'stderr'):
+        text = getattr(proc, name, None)
+        if text:
+            tail = text.rstrip('\n').splitlines()[-lines:]
+            msg.append(f'  {name} (last {len(tail)} lines):')
+            msg.extend('    ' + line for line in tail)
+    return '\n'.join(msg)
+
+
+def clean_env(extra=None):
+    """Return os.environ without PYTHON* variables, updated with *extra*."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith('PYTHON')}
+    if extra:
+        env.update(extra)
+    return env
+
+
+def cpu_count():
+    """Number of CPUs this process may use."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def write_if_changed(path, data):
+    """Write bytes *data* to *path* unless it already holds them.
+
+    Return True if the file was written.
+    """
+    path = Path(path)
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return True
+
+
+class Paths:
+    """The layout of the work directory and of the project repository."""
+
+    def __init__(self, workdir=None, repo=None):
+        self.repo = Path(repo or os.environ.get('PEP433_REPO')
+                         or DEFAULT_REPO).resolve()
+        self.workdir = Path(workdir or os.environ.get('PEP433_WORKDIR')
+                            or self.repo / 'build').resolve()
+
+    # project repository
+    @property
+    def patches(self):
+        return self.repo / 'patches'
+
+    @property
+    def series(self):
+        return self.patches / 'series'
+
+    # work directory
+    @property
+    def cache(self):
+        return self.workdir / 'cache'
+
+    @property
+    def cpython(self):
+        """The CPython checkout: a user's own (from state) or <workdir>/cpython."""
+        checkout = self.load_state().get('checkout')
+        return Path(checkout) if checkout else self.workdir / 'cpython'
+
+    @property
+    def baseline_src(self):
+        return self.workdir / 'baseline-src'
+
+    @property
+    def baseline(self):
+        return self.workdir / 'baseline'
+
+    @property
+    def patched(self):
+        return self.workdir / 'patched'
+
+    @property
+    def results(self):
+        return self.workdir / 'results'
+
+    @property
+    def venv(self):
+        return self.workdir / 'venv'
+
+    @property
+    def apt(self):
+        return self.workdir / 'apt'
+
+    @property
+    def state_file(self):
+        return self.workdir / 'state.json'
+
+    def load_state(self):
+        """Return the saved state (a dict, empty if there is none)."""
+        try:
+            return json.loads(self.state_file.read_text())
+        except FileNotFoundError:
+            return {}
+
+    def update_state(self, **values):
+        """Merge *values* into the state file; a value of None removes a key."""
+        state = self.load_state()
+        for key, value in values.items():
+            if value is None:
+                state.pop(key, None)
+            else:
+                state[key] = value
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix('.tmp')
+        tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + '\n')
+        tmp.replace(self.state_file)
