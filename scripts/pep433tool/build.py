@@ -1,0 +1,191 @@
+"""``build``: out-of-tree builds of the baseline and patched interpreters."""
+
+import json
+import logging
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from . import config, deps, gitutil
+from .apply import require_checkout
+from .errors import ExternalError, PreconditionError
+from .util import cpu_count, format_cmd
+
+log = logging.getLogger(__name__)
+
+STAMP = '.pep433-configure.json'
+PROGRESS_INTERVAL = 10.0
+CCACHE_DIR = '/usr/lib/ccache'
+
+
+def build_env():
+    """Environment for configure and make (ccache first in PATH if present)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith('PYTHON')}
+    if os.path.isdir(CCACHE_DIR):
+        env['PATH'] = CCACHE_DIR + os.pathsep + env.get('PATH', '')
+    return env
+
+
+def check_out_of_tree(src):
+    """Refuse a source tree that holds an in-tree build."""
+    src = Path(src)
+    found = [name for name in ('Makefile', 'python', 'pyconfig.h',
+                               'config.status')
+             if (src / name).exists()]
+    if found:
+        raise PreconditionError(
+            f'{src} contains an in-tree build ({", ".join(found)}); '
+            'out-of-tree builds from it would fail',
+            hint=f'make -C {src} distclean')
+
+
+def _tail(path, lines=30):
+    try:
+        text = Path(path).read_text(errors='replace')
+    except FileNotFoundError:
+        return ''
+    return '\n'.join(text.splitlines()[-lines:])
+
+
+def _count_objects(builddir):
+    count = 0
+    for _, _, files in os.walk(builddir):
+        count += sum(1 for name in files if name.endswith(('.o', '.so')))
+    return count
+
+
+def _last_line(path):
+    try:
+        with open(path, 'rb') as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 4096))
+            lines = f.read().decode(errors='replace').splitlines()
+    except FileNotFoundError:
+        return ''
+    line = lines[-1] if lines else ''
+    return line if len(line) <= 100 else line[:97] + '...'
+
+
+def run_logged(cmd, cwd, logfile, env, label):
+    """Run *cmd* with its output in *logfile*, reporting progress.
+
+    Raise ExternalError with the log tail on failure.
+    """
+    log.info('%s: $ %s (log: %s)', label, format_cmd(cmd), logfile)
+    start = time.monotonic()
+    with open(logfile, 'wb') as out:
+        out.write(f'$ {format_cmd(cmd)}\n'.encode())
+        out.flush()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out,
+                                stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+        while True:
+            try:
+                rc = proc.wait(timeout=PROGRESS_INTERVAL)
+                break
+            except subprocess.TimeoutExpired:
+                elapsed = time.monotonic() - start
+                log.info('%s: %3dm%02ds, %d objects built; %s', label,
+                         elapsed // 60, elapsed % 60, _count_objects(cwd),
+                         _last_line(logfile))
+            except KeyboardInterrupt:
+                proc.terminate()
+                proc.wait()
+                raise
+    elapsed = time.monotonic() - start
+    if rc != 0:
+        raise ExternalError(
+            f'{label}: {format_cmd(cmd)} failed with exit code {rc} after '
+            f'{elapsed:.0f}s; last lines of {logfile}:\n'
+            + _tail(logfile) + f'\n(full log: {logfile})')
+    log.info('%s: done in %.0fs', label, elapsed)
+
+
+def build_tree(label, src, builddir, flags, jobs=None):
+    """Configure (when needed) and make *src* out of tree in *builddir*."""
+    src, builddir = Path(src).resolve(), Path(builddir).resolve()
+    check_out_of_tree(src)
+    builddir.mkdir(parents=True, exist_ok=True)
+    env = build_env()
+    stamp = builddir / STAMP
+    wanted = {'src': str(src), 'configure_args': list(flags)}
+    try:
+        current = json.loads(stamp.read_text())
+    except (FileNotFoundError, ValueError):
+        current = None
+    if current != wanted or not (builddir / 'Makefile').exists():
+        if current is not None and current != wanted:
+            log.info('%s: configure flags or source changed (%s -> %s); '
+                     're-running configure', label, current, wanted)
+        stamp.unlink(missing_ok=True)
+        run_logged([str(src / 'configure'), *flags], builddir,
+                   builddir / 'configure.log', env, f'{label} configure')
+        stamp.write_text(json.dumps(wanted, indent=2) + '\n')
+    else:
+        log.info('%s: already configured with %s', label,
+                 format_cmd(flags) or 'no extra flags')
+    jobs = jobs or cpu_count()
+    run_logged(['make', f'-j{jobs}'], builddir, builddir / 'make.log', env,
+               f'{label} make')
+    python = builddir / 'python'
+    if not python.exists():
+        raise ExternalError(f'{label}: make succeeded but {python} is '
+                            'missing; see ' + str(builddir / 'make.log'))
+    return python
+
+
+def require_branch(repo):
+    """The checkout must have branch pep433 checked out."""
+    branch = gitutil.current_branch(repo)
+    if branch == config.BRANCH:
+        return
+    holders = [path for path, head in gitutil.worktrees(repo).items()
+               if head == f'refs/heads/{config.BRANCH}']
+    where = (f'; {config.BRANCH} is checked out in the worktree '
+             f'{holders[0]}' if holders else '')
+    raise PreconditionError(
+        f'{repo} has {branch or "a detached HEAD"} checked out, not '
+        f'{config.BRANCH}{where}; the patched build is made from {repo}',
+        hint=f'git -C {repo} switch {config.BRANCH}'
+             if not holders else f'git -C {holders[0]} switch --detach, '
+             f'then git -C {repo} switch {config.BRANCH}')
+
+
+def configure_flags(paths, configure_args=None):
+    """The configure flags for both builds (remembered in the state)."""
+    if configure_args is not None:
+        flags = shlex.split(configure_args)
+        paths.update_state(configure_args=flags)
+        return flags
+    return list(paths.load_state().get('configure_args', []))
+
+
+def run_build(paths, only=None, jobs=None, configure_args=None):
+    """Implement the ``build`` subcommand; return the exit code."""
+    deps.ensure_build_deps()
+    if os.path.isdir(CCACHE_DIR):
+        log.info('using ccache (%s first in PATH)', CCACHE_DIR)
+    else:
+        log.info('ccache not installed: building without it')
+    flags = configure_flags(paths, configure_args)
+    repo = require_checkout(paths)
+    if only in (None, 'baseline'):
+        if not gitutil.is_repo(paths.baseline_src):
+            raise PreconditionError(f'{paths.baseline_src} is missing',
+                                    hint='scripts/pep433 fetch')
+        build_tree('baseline', paths.baseline_src, paths.baseline, flags,
+                   jobs)
+    if only in (None, 'patched'):
+        require_branch(repo)
+        if gitutil.dirty_files(repo):
+            log.warning('building %s with uncommitted changes', repo)
+        build_tree('patched', repo, paths.patched, flags, jobs)
+    return 0
+
+
+__all__ = ['run_build', 'build_tree', 'shutil']

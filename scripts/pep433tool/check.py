@@ -1,0 +1,131 @@
+"""``check``: is the series in a shape to be shared?"""
+
+import logging
+import os
+import shutil
+
+from . import apply, build, config, export, gitutil, series as seriesmod
+from .errors import ProblemFound, ToolError
+from .util import run
+
+log = logging.getLogger(__name__)
+
+
+def check_applies(paths, repo):
+    """(a) The series applies in order onto v3.13.5."""
+    series = seriesmod.load(paths)
+    apply.check_new_files(paths, series)
+    tip = apply.build_series(paths, repo, series)
+    log.info('check (a): the %d patches apply onto %s', len(series.names),
+             config.BASE_TAG)
+    return tip
+
+
+def check_builds(paths, repo, jobs=None):
+    """(b) Each commit of v3.13.5..pep433 builds; return problems."""
+    src = paths.workdir / 'check-src'
+    builddir = paths.workdir / 'check'
+    commits = gitutil.commits(repo, f'{config.BASE_TAG}..{config.BRANCH}')
+    if not commits:
+        return []
+    if not gitutil.is_repo(src):
+        shutil.rmtree(src, ignore_errors=True)
+        gitutil.git(repo, 'worktree', 'prune', quiet=True)
+        gitutil.git(repo, 'worktree', 'add', '--detach', str(src),
+                    commits[0])
+    flags = build.configure_flags(paths)
+    for number, commit in enumerate(commits, 1):
+        subject = gitutil.out(repo, 'log', '-1', '--format=%s', commit)
+        gitutil.git(src, 'checkout', '--quiet', '--detach', '--force',
+                    commit)
+        label = f'check {number}/{len(commits)}'
+        try:
+            build.build_tree(label, src, builddir, flags, jobs)
+        except ToolError as exc:
+            return [f'commit {number} ({commit[:12]} "{subject}") does not '
+                    f'build: {exc}']
+    log.info('check (b): each of the %d commits builds', len(commits))
+    return []
+
+
+def check_generated(paths, repo):
+    """(c) clinic and global-objects output is up to date at the tip."""
+    if not (paths.patched / 'Makefile').exists():
+        return ['cannot check generated files: the patched build is not '
+                'configured (run scripts/pep433 build --only patched)']
+    if gitutil.current_branch(repo) != config.BRANCH:
+        return [f'cannot check generated files: {repo} is not on branch '
+                f'{config.BRANCH}']
+    baseline_python = paths.baseline / 'python'
+    python = (str(baseline_python) if baseline_python.exists()
+              else shutil.which('python3') or 'python3')
+    before = set(gitutil.dirty_files(repo))
+    env = build.build_env()
+    for target in ('clinic', 'regen-global-objects'):
+        run(['make', target, f'PYTHON_FOR_REGEN={python}'],
+            cwd=paths.patched, env=env)
+    after = set(gitutil.dirty_files(repo))
+    changed = sorted(after - before)
+    if changed:
+        return ['generated files are out of date at the tip; they were '
+                f'regenerated in {repo} (commit them into the right patch, '
+                'then export):\n    ' + '\n    '.join(changed)]
+    log.info('check (c): generated files are up to date')
+    return []
+
+
+def check_hygiene(paths, repo):
+    """(d) Whitespace and patch hygiene."""
+    problems = []
+    proc = gitutil.git(repo, 'diff', '--check', config.BASE_TAG,
+                       config.BRANCH, check=False, quiet=True)
+    if proc.returncode != 0:
+        problems.append('whitespace errors (git diff --check):\n    '
+                        + '\n    '.join(proc.stdout.splitlines()[:40]))
+    commits = gitutil.commits(repo, f'{config.BASE_TAG}..{config.BRANCH}')
+    for number, commit in enumerate(commits, 1):
+        message = gitutil.commit_message(repo, commit)
+        subject, body, trailers = seriesmod.split_message(message)
+        where = f'patch {number} ("{subject}")'
+        if config.BUG_TRAILER not in trailers:
+            problems.append(f'{where} has no "{config.BUG_TRAILER}" trailer')
+        if not body.strip():
+            problems.append(f'{where} has no body explaining what and why')
+    return problems
+
+
+def check_export(paths):
+    """(e) The export round trip is clean."""
+    result = export.compute(paths.cpython)
+    report = export.differences(paths, result)
+    if report:
+        return ['patches/ is not up to date with the branch (run '
+                'scripts/pep433 export):\n    ' + '\n    '.join(report)]
+    return []
+
+
+def run_check(paths, build=True, jobs=None):
+    """Implement the ``check`` subcommand; return the exit code."""
+    repo = apply.require_checkout(paths)
+    problems = []
+    try:
+        check_applies(paths, repo)
+    except ToolError as exc:
+        problems.append(f'the series does not apply: {exc}')
+    if gitutil.rev_parse(repo, config.BRANCH) is None:
+        problems.append(f'branch {config.BRANCH} does not exist (run '
+                        'scripts/pep433 apply)')
+    else:
+        if build:
+            problems += check_builds(paths, repo, jobs)
+        problems += check_generated(paths, repo)
+        problems += check_hygiene(paths, repo)
+        problems += check_export(paths)
+    if problems:
+        raise ProblemFound(f'{len(problems)} problems:\n- '
+                           + '\n- '.join(problems))
+    log.info('check: all good')
+    return 0
+
+
+__all__ = ['run_check', 'os']

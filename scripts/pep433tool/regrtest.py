@@ -1,0 +1,390 @@
+"""``test``: regrtest on the baseline and patched builds, compared.
+
+Each mode's results come from three sources, so that nothing is missed:
+the junit XML (one ``testcase`` per test method), the ``FAIL:``/``ERROR:``
+lines of the output (failed subtests have no name in the XML), and the
+per-module progress lines and exit status (a crashed, timed-out or
+"env changed" module has no or incomplete XML).
+"""
+
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import config, gitutil
+from .errors import PreconditionError, ProblemFound
+from .util import clean_env, cpu_count, format_cmd
+
+log = logging.getLogger(__name__)
+
+FAILING = ('fail', 'error')
+
+
+@dataclass
+class Outcome:
+    """The result of one test case (or of a whole module)."""
+
+    status: str         # pass, fail, error, skip
+    detail: str = ''    # traceback or reason
+
+    @property
+    def failed(self):
+        return self.status in FAILING
+
+
+def _key(test_id):
+    """Normalise a unittest id: drop the leading ``test.`` package."""
+    return test_id[5:] if test_id.startswith('test.') else test_id
+
+
+def module_of(key):
+    """The regrtest module name of a result key (e.g. ``test_os``)."""
+    return key.split('.', 1)[0].split(' ', 1)[0]
+
+
+def parse_junit(path):
+    """Results of a regrtest junit XML file: {key: Outcome}."""
+    results = {}
+    try:
+        root = ET.parse(path).getroot()
+    except FileNotFoundError:
+        return results
+    except ET.ParseError as exc:
+        log.warning('cannot parse %s: %s', path, exc)
+        return results
+    for case in root.iter('testcase'):
+        name = case.get('name')
+        if not name:
+            continue   # a test whose subtests failed: found in the output
+        key = _key(name)
+        outcome = Outcome('pass')
+        for child in case:
+            if child.tag in ('error', 'failure'):
+                status = 'error' if child.tag == 'error' else 'fail'
+                text = child.text or child.get('message') or ''
+                outcome = Outcome(status, text)
+                break
+            if child.tag == 'skipped':
+                outcome = Outcome('skip', child.text or '')
+            if child.tag == 'outcome' and (
+                    (child.text or '') == 'UNEXPECTED_SUCCESS'):
+                outcome = Outcome('fail', 'unexpected success')
+        results[key] = outcome
+    return results
+
+
+PROGRESS_RE = re.compile(
+    r'\[\s*\d+/\d+(?:/\d+)?\]\s+(test_[\w.]+)\s+(.*?)\s*$')
+FAILLINE_RE = re.compile(r'^(FAIL|ERROR): (\S+) \(([\w.]+)\)(.*)$')
+SUMMARY_RE = re.compile(
+    r'^(?:\d+|All \d+) (?:re-run )?tests? (failed|altered the execution '
+    r'environment \(env changed\)|omitted):$')
+
+
+def parse_output(text):
+    """Module states and failing test ids from regrtest's output.
+
+    Return (modules, failures): modules maps a module to its state line
+    (e.g. ``failed (2 errors)``, ``crashed``, ``timed out (20 min)``);
+    failures maps a test id to (status, first lines).
+    """
+    modules = {}
+    failures = {}
+    lines = text.splitlines()
+    section = None
+    for index, line in enumerate(lines):
+        match = PROGRESS_RE.search(line)
+        if match:
+            state = match.group(2).split(' -- ')[0]
+            modules.setdefault(match.group(1), state)
+            section = None
+            continue
+        match = FAILLINE_RE.match(line)
+        if match:
+            kind, test_id = match.group(1), _key(match.group(3))
+            detail = '\n'.join(lines[index:index + 12])
+            status = 'fail' if kind == 'FAIL' else 'error'
+            failures.setdefault(test_id, (status, detail))
+            continue
+        match = SUMMARY_RE.match(line.strip())
+        if match:
+            section = match.group(1)
+            continue
+        if section and line.startswith('    ') and line.strip():
+            for name in line.split():
+                if section == 'failed':
+                    if modules.get(name, 'passed').startswith(
+                            ('passed', 'skipped', 'ran no tests')):
+                        modules[name] = 'failed'
+                elif section == 'omitted':
+                    modules.setdefault(name, 'omitted (not run)')
+                else:
+                    modules[name] = 'failed (env changed)'
+        elif not line.strip():
+            section = None
+    return modules, failures
+
+
+def mode_results(xml_path, output, returncode):
+    """Combine XML, output and exit status of one regrtest run."""
+    results = parse_junit(xml_path)
+    modules, failures = parse_output(output)
+    for test_id, (status, detail) in failures.items():
+        current = results.get(test_id)
+        if current is None or not current.failed:
+            results[test_id] = Outcome(status, detail)
+    failing_modules = {module_of(key) for key, outcome in results.items()
+                       if outcome.failed}
+    for module, state in modules.items():
+        if state.startswith(('passed', 'skipped', 'ran no tests')):
+            continue
+        if 'env changed' in state:
+            results[f'{module} (env changed)'] = Outcome(
+                'error', f'{module} {state}')
+        elif module not in failing_modules:
+            results[f'{module} (whole module)'] = Outcome(
+                'error', f'{module} {state}')
+    if returncode not in (0, 4) and not any(
+            outcome.failed for outcome in results.values()):
+        results['regrtest (exit status)'] = Outcome(
+            'error', f'regrtest exited with status {returncode}')
+    return results
+
+
+@dataclass
+class Comparison:
+    """A patched mode compared with the baseline."""
+
+    mode: str
+    counts: dict
+    new: list       # [(key, Outcome, baseline status or 'absent')]
+    known: list     # [(key, Outcome)]
+
+
+def count(results):
+    """Number of results per status."""
+    counts = {'pass': 0, 'fail': 0, 'error': 0, 'skip': 0}
+    for outcome in results.values():
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    return counts
+
+
+def compare(mode, baseline, patched):
+    """Compare the results of a patched mode with the baseline's."""
+    new, known = [], []
+    for key in sorted(patched):
+        outcome = patched[key]
+        if not outcome.failed:
+            continue
+        base = baseline.get(key)
+        if base is not None and base.failed:
+            known.append((key, outcome))
+        else:
+            new.append((key, outcome, base.status if base else 'absent'))
+    return Comparison(mode, count(patched), new, known)
+
+
+def format_report(baseline, comparisons, first_lines=8):
+    """The summary printed at the end of ``test``."""
+    out = []
+
+    def counts_line(name, counts):
+        return (f'  {name:<10} ' + ', '.join(
+            f'{counts[k]} {k}' for k in ('pass', 'fail', 'error', 'skip')))
+
+    out.append('regrtest results (test cases; whole-module problems '
+               'count as errors):')
+    out.append(counts_line('baseline', count(baseline)))
+    for comp in comparisons:
+        out.append(counts_line(comp.mode, comp.counts))
+    for comp in comparisons:
+        out.append('')
+        if comp.new:
+            out.append(f'NEW FAILURES in {comp.mode} ({len(comp.new)}), '
+                       'not failing on the baseline:')
+            for key, outcome, base in comp.new:
+                out.append(f'  {key}  [{outcome.status}; baseline: {base}]')
+                lines = outcome.detail.strip().splitlines()
+                if len(lines) > first_lines:
+                    lines = lines[:3] + ['...'] + lines[-(first_lines - 4):]
+                out.extend('      ' + line for line in lines)
+        else:
+            out.append(f'{comp.mode}: no new failure')
+        if comp.known:
+            out.append(f'{comp.mode}: {len(comp.known)} failures also on '
+                       'the baseline (known on this machine, not counted):')
+            out.extend(f'  {key}  [{outcome.status}]'
+                       for key, outcome in comp.known)
+    return '\n'.join(out) + '\n'
+
+
+# --- running regrtest -------------------------------------------------------
+
+def series_tests(repo):
+    """Test modules/packages that the series adds under Lib/test."""
+    text = gitutil.out(repo, 'diff', '--name-only', '--no-renames',
+                       '--diff-filter=A', config.BASE_TAG, config.BRANCH,
+                       '--', 'Lib/test/')
+    names = set()
+    for path in text.splitlines():
+        parts = path.split('/')
+        if (len(parts) == 3 and parts[2].startswith('test_')
+                and parts[2].endswith('.py')):
+            names.add(parts[2][:-3])
+        elif len(parts) > 3 and parts[2].startswith('test_'):
+            names.add(parts[2])
+    return sorted(names)
+
+
+def existing_tests(src, names):
+    """The names of *names* that exist in the source tree *src*."""
+    testdir = Path(src) / 'Lib' / 'test'
+    return [name for name in names
+            if (testdir / f'{name}.py').is_file()
+            or (testdir / name / '__init__.py').is_file()]
+
+
+def interpreter(paths, mode):
+    """(python command, source tree) of a mode."""
+    if mode == 'baseline':
+        return [str(paths.baseline / 'python')], paths.baseline_src
+    python = [str(paths.patched / 'python')]
+    if mode == 'patched-e':
+        python.append('-e')
+    return python, paths.cpython
+
+
+def test_env(home):
+    """Environment for regrtest: no PYTHON* variable, a private HOME."""
+    return clean_env({'HOME': str(home)})
+
+
+def check_cloexec_option(python, env):
+    """Return an error message unless ``python -e`` sets sys.flags.cloexec."""
+    cmd = [*python, '-c', 'import sys; assert sys.flags.cloexec == 1']
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                          check=False)
+    if proc.returncode == 0:
+        return None
+    return (f'{format_cmd(cmd)} failed (exit {proc.returncode}): the patched '
+            'interpreter does not support -e / sys.flags.cloexec:\n'
+            + proc.stderr.strip())
+
+
+def run_mode(paths, mode, names, jobs):
+    """Run regrtest for *mode*; save <mode>.xml/.log/.json; return results."""
+    python, src = interpreter(paths, mode)
+    if not Path(python[0]).exists():
+        raise PreconditionError(f'{python[0]} does not exist',
+                                hint='scripts/pep433 build')
+    tests = existing_tests(src, names)
+    skipped = sorted(set(names) - set(tests))
+    if skipped:
+        log.info('%s: not in %s, not run: %s', mode, src, ' '.join(skipped))
+    results_dir = paths.results
+    results_dir.mkdir(parents=True, exist_ok=True)
+    xml = results_dir / f'{mode}.xml'
+    logfile = results_dir / f'{mode}.log'
+    xml.unlink(missing_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'regrtest-{mode}-'))
+    try:
+        home = tmp / 'home'
+        home.mkdir()
+        env = test_env(home)
+        if mode == 'patched-e':
+            error = check_cloexec_option(python, env)
+            if error:
+                log.error('%s', error)
+                logfile.write_text(error + '\n')
+                results = {'python -e (sys.flags.cloexec)': Outcome(
+                    'error', error)}
+                _save(results_dir, mode, results, 1, tests)
+                return results
+        cmd = [*python, '-m', 'test', '--junit-xml', str(xml),
+               f'-j{jobs}', '-u', 'network',
+               '--timeout', str(config.REGRTEST_TIMEOUT),
+               '--tempdir', str(tmp / 'regrtest'), *tests]
+        log.info('%s: $ %s (log: %s)', mode, format_cmd(cmd), logfile)
+        output = []
+        with open(logfile, 'w') as f:
+            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True,
+                                    errors='replace', cwd=tmp,
+                                    stdin=subprocess.DEVNULL)
+            for line in proc.stdout:
+                f.write(line)
+                output.append(line)
+                if PROGRESS_RE.search(line):
+                    log.info('%s: %s', mode, line.rstrip())
+            returncode = proc.wait()
+        log.info('%s: regrtest exit status %d', mode, returncode)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    results = mode_results(xml, ''.join(output), returncode)
+    _save(results_dir, mode, results, returncode, tests)
+    return results
+
+
+def _save(results_dir, mode, results, returncode, tests):
+    data = {'returncode': returncode, 'tests': tests,
+            'results': {k: [v.status, v.detail] for k, v in results.items()}}
+    (results_dir / f'{mode}.json').write_text(json.dumps(data, indent=1))
+
+
+def load_saved(paths, mode):
+    """Results of an earlier run of *mode* (None if there is none)."""
+    try:
+        data = json.loads((paths.results / f'{mode}.json').read_text())
+    except FileNotFoundError:
+        return None
+    return {k: Outcome(*v) for k, v in data['results'].items()}
+
+
+def select_tests(paths, full=False, tests=None):
+    """The test names to run."""
+    if tests:
+        return [name for name in re.split(r'[,\s]+', tests) if name]
+    names = list(config.TEST_SUBSET)
+    if full:
+        names += config.TEST_FULL_EXTRA
+    for name in series_tests(paths.cpython):
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def run_tests(paths, full=False, modes=None, tests=None, jobs=None):
+    """Implement the ``test`` subcommand; return the exit code."""
+    modes = list(dict.fromkeys(modes or config.TEST_MODES))
+    names = select_tests(paths, full, tests)
+    jobs = jobs or cpu_count()
+    log.info('tests: %s', ' '.join(names))
+    results = {}
+    for mode in config.TEST_MODES:
+        if mode in modes:
+            results[mode] = run_mode(paths, mode, names, jobs)
+    baseline = results.get('baseline') or load_saved(paths, 'baseline')
+    if baseline is None:
+        raise PreconditionError(
+            'no baseline results to compare with',
+            hint='scripts/pep433 test --mode baseline')
+    comparisons = [compare(mode, baseline, res)
+                   for mode, res in results.items() if mode != 'baseline']
+    report = format_report(baseline, comparisons)
+    (paths.results / 'summary.txt').write_text(report)
+    print(report, end='')
+    new = sum(len(comp.new) for comp in comparisons)
+    if new:
+        raise ProblemFound(f'{new} new test failures (see above and '
+                           f'{paths.results})')
+    return 0
+
+
+__all__ = ['run_tests', 'os']

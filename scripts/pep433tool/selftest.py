@@ -1,0 +1,48 @@
+"""``selftest``: the tooling's own pytest suite, in a private venv."""
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+from .util import clean_env, format_cmd, run
+
+log = logging.getLogger(__name__)
+
+STAMP = '.pep433-requirements'
+
+
+def ensure_venv(paths):
+    """Create the venv and install the test requirements; return its python."""
+    venv = paths.venv
+    python = venv / 'bin' / 'python'
+    if not python.exists():
+        run([sys.executable, '-m', 'venv', str(venv)])
+    requirements = paths.repo / 'scripts' / 'requirements-test.txt'
+    wanted = requirements.read_text()
+    stamp = venv / STAMP
+    if not stamp.exists() or stamp.read_text() != wanted:
+        run([str(python), '-m', 'pip', 'install', '--quiet', '-r',
+             str(requirements)])
+        stamp.write_text(wanted)
+    return python
+
+
+def run_selftest(paths, fast=False, pytest_args=()):
+    """Implement the ``selftest`` subcommand; return pytest's exit code."""
+    python = ensure_venv(paths)
+    tests = paths.repo / 'scripts' / 'tests'
+    cmd = [str(python), '-m', 'pytest', str(tests), '-rs', '-p',
+           'no:cacheprovider']
+    if not fast:
+        cmd.append('--run-slow')
+    cmd += list(pytest_args)
+    log.info('$ %s', format_cmd(cmd))
+    env = clean_env({'PEP433_WORKDIR': str(paths.workdir),
+                     'PEP433_REPO': str(paths.repo)})
+    proc = subprocess.run(cmd, cwd=paths.repo / 'scripts', env=env,
+                          check=False)
+    return proc.returncode
+
+
+__all__ = ['run_selftest', 'Path']
