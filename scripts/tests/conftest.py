@@ -1,0 +1,148 @@
+"""Shared fixtures: a small fake CPython repository and a project tree."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(SCRIPTS))
+
+from pep433tool import cli  # noqa: E402
+from pep433tool.util import Paths  # noqa: E402
+
+
+def pytest_addoption(parser):
+    parser.addoption('--run-slow', action='store_true', default=False,
+                     help='also run the slow end-to-end test')
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption('--run-slow'):
+        return
+    skip = pytest.mark.skip(reason='slow: needs --run-slow')
+    for item in items:
+        if 'slow' in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def git_identity(monkeypatch, tmp_path_factory):
+    """Make git independent of the user's configuration."""
+    monkeypatch.setenv('GIT_CONFIG_GLOBAL', os.devnull)
+    monkeypatch.setenv('GIT_CONFIG_NOSYSTEM', '1')
+    for key, value in {'GIT_AUTHOR_NAME': 'A U Thor',
+                       'GIT_AUTHOR_EMAIL': 'author@example.org',
+                       'GIT_COMMITTER_NAME': 'C O Mitter',
+                       'GIT_COMMITTER_EMAIL': 'committer@example.org'
+                       }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv('PEP433_WORKDIR', raising=False)
+    monkeypatch.delenv('PEP433_REPO', raising=False)
+
+
+def git(repo, *args, env=None, **kwargs):
+    """Run git in *repo* and return stdout."""
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run(['git', '-C', str(repo), *args], env=full_env,
+                          check=True, capture_output=True, text=True,
+                          **kwargs).stdout.strip()
+
+
+BASE_FILES = {
+    'README.rst': 'This is Python version 3.13.5\n',
+    'Include/patchlevel.h': '#define PY_VERSION "3.13.5"\n',
+    'Lib/os.py': ''.join(f'line {i}\n' for i in range(1, 31)),
+    'Modules/posixmodule.c': ''.join(f'/* {i} */\n' for i in range(1, 31)),
+    'Lib/test/test_os.py': 'import unittest\n',
+}
+
+
+def write(root, rel, text):
+    path = Path(root) / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def make_base(path):
+    """A fake CPython 3.13.5 repo with branch pep433 at tag v3.13.5."""
+    path = Path(path)
+    path.mkdir(parents=True)
+    git(path, 'init', '-q', '-b', 'pep433')
+    for rel, text in BASE_FILES.items():
+        write(path, rel, text)
+    git(path, 'add', '-A')
+    date = {'GIT_AUTHOR_DATE': '2025-06-11T12:00:00Z',
+            'GIT_COMMITTER_DATE': '2025-06-11T12:00:00Z'}
+    git(path, 'commit', '-q', '-m', 'Python 3.13.5 (release tarball)',
+        env=date)
+    git(path, 'tag', 'v3.13.5')
+    return path
+
+
+def commit_all(repo, message, date='2026-01-02T03:04:05+01:00'):
+    git(repo, 'add', '-A')
+    git(repo, 'commit', '-q', '-m', message,
+        env={'GIT_AUTHOR_DATE': date, 'GIT_COMMITTER_DATE': date})
+
+
+def make_series_commits(repo):
+    """Two commits; the first adds a test file and a NEWS entry."""
+    text = (repo / 'Lib/os.py').read_text().replace('line 5\n',
+                                                    'line five\n')
+    write(repo, 'Lib/os.py', text)
+    write(repo, 'Lib/test/test_x.py', 'import unittest\n\n# test_x\n')
+    write(repo, 'Misc/NEWS.d/next/Library/x.rst',
+          'Add the *cloexec* parameter.\n')
+    commit_all(repo, 'Add cloexec to os\n\nWhy: PEP 433.\n\n'
+               'Bug: bpo-17036\n')
+    text = (repo / 'Modules/posixmodule.c').read_text().replace(
+        '/* 20 */', '/* twenty */')
+    write(repo, 'Modules/posixmodule.c', text)
+    write(repo, 'Lib/test/test_x.py',
+          (repo / 'Lib/test/test_x.py').read_text() + '# more\n')
+    commit_all(repo, 'Add cloexec to posix\n\nThe C part.\n\n'
+               'Bug: bpo-17036\n', date='2026-01-03T00:00:00Z')
+
+
+class Project:
+    """A project repository + work directory, driven through cli.main()."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+        self.repo = self.root / 'project'
+        self.workdir = self.root / 'work'
+        self.repo.mkdir(parents=True, exist_ok=True)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.paths = Paths(workdir=self.workdir, repo=self.repo)
+
+    @property
+    def cpython(self):
+        return self.workdir / 'cpython'
+
+    def run(self, *args):
+        return cli.main(['--workdir', str(self.workdir), '--repo',
+                         str(self.repo), *args])
+
+    def snapshot(self):
+        """{relpath: bytes} of every file of the project repo."""
+        return {str(p.relative_to(self.repo)): p.read_bytes()
+                for p in sorted(self.repo.rglob('*')) if p.is_file()}
+
+
+@pytest.fixture
+def project(tmp_path):
+    return Project(tmp_path / 'p1')
+
+
+@pytest.fixture
+def exported(tmp_path):
+    """A project whose patches/ was exported from two commits."""
+    proj = Project(tmp_path / 'p1')
+    make_base(proj.cpython)
+    make_series_commits(proj.cpython)
+    assert proj.run('export') == 0
+    return proj

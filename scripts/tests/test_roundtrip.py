@@ -1,0 +1,179 @@
+"""apply/export round trip on a small fake CPython repository."""
+
+from conftest import Project, git, make_base, write
+
+
+def tree(repo, rev='pep433'):
+    return git(repo, 'rev-parse', rev + '^{tree}')
+
+
+def test_export_writes_patches_new_files_and_trailers(exported):
+    proj = exported
+    series = (proj.repo / 'patches' / 'series').read_text().split()
+    assert series == ['0001-Add-cloexec-to-os.patch',
+                      '0002-Add-cloexec-to-posix.patch']
+    first = (proj.repo / 'patches' / series[0]).read_text()
+    assert 'New-File: Lib/test/test_x.py\n' in first
+    assert 'New-File: Misc/NEWS.d/next/Library/x.rst\n' in first
+    assert 'Bug: bpo-17036\nNew-File: Lib/test/test_x.py' in first
+    assert 'b/Lib/test/test_x.py' not in first      # not in the patch
+    assert '+line five' in first
+    assert first.startswith('From 0000000000000000000000000000000000000000')
+    second = (proj.repo / 'patches' / series[1]).read_text()
+    assert '+# more' in second and 'b/Lib/test/test_x.py' in second
+    # the new files are the version of the commit that adds them
+    assert (proj.repo / 'Lib/test/test_x.py').read_text() == \
+        'import unittest\n\n# test_x\n'
+    assert (proj.repo / 'Misc/NEWS.d/next/Library/x.rst').exists()
+
+
+def test_second_export_changes_no_byte(exported):
+    before = exported.snapshot()
+    assert exported.run('export') == 0
+    assert exported.snapshot() == before
+    assert exported.run('export', '--check') == 0
+
+
+def test_apply_recreates_branch_on_fresh_base(exported, tmp_path):
+    other = Project(tmp_path / 'p2')
+    other.repo = exported.repo
+    other.paths.repo = exported.repo
+    make_base(other.cpython)
+    assert other.run('apply') == 0
+    assert tree(other.cpython) == tree(exported.cpython)
+    assert git(other.cpython, 'rev-list', '--count', 'v3.13.5..pep433') \
+        == '2'
+    # checked-out branch: the work tree follows
+    assert (other.cpython / 'Lib/test/test_x.py').read_text().endswith(
+        '# more\n')
+    # reproducible hashes: a second fresh base gives the same commits
+    third = Project(tmp_path / 'p3')
+    third.paths.repo = exported.repo
+    third.repo = exported.repo
+    make_base(third.cpython)
+    assert third.run('apply') == 0
+    assert git(third.cpython, 'rev-parse', 'pep433') == \
+        git(other.cpython, 'rev-parse', 'pep433')
+    # apply twice: no-op
+    tip = git(other.cpython, 'rev-parse', 'pep433')
+    assert other.run('apply') == 0
+    assert git(other.cpython, 'rev-parse', 'pep433') == tip
+    assert git(other.cpython, 'rev-parse', 'refs/pep433/applied') == tip
+    # and exporting the applied branch changes nothing
+    before = exported.snapshot()
+    assert other.run('export', '--check') == 0
+    assert other.run('export') == 0
+    assert exported.snapshot() == before
+
+
+def test_apply_refuses_dirty_tree(exported):
+    repo = exported.cpython
+    write(repo, 'Lib/os.py', 'my edit\n')
+    status = git(repo, 'status', '--porcelain')
+    head = git(repo, 'rev-parse', 'HEAD')
+    assert exported.run('apply') == 3
+    assert (repo / 'Lib/os.py').read_bytes() == b'my edit\n'
+    assert git(repo, 'status', '--porcelain') == status
+    assert git(repo, 'rev-parse', 'HEAD') == head
+
+
+def test_apply_refuses_foreign_commits(exported):
+    repo = exported.cpython
+    write(repo, 'Lib/os.py', 'my new work\n')
+    git(repo, 'commit', '-qam', 'work in progress')
+    head = git(repo, 'rev-parse', 'HEAD')
+    assert exported.run('apply') == 3
+    assert git(repo, 'rev-parse', 'pep433') == head
+    assert (repo / 'Lib/os.py').read_text() == 'my new work\n'
+
+
+def test_export_check_detects_new_commit(exported):
+    repo = exported.cpython
+    write(repo, 'Modules/posixmodule.c', 'changed\n')
+    git(repo, 'commit', '-qam', 'Third\n\nBody.\n\nBug: bpo-17036')
+    before = exported.snapshot()
+    assert exported.run('export', '--check') == 1
+    assert exported.snapshot() == before
+    assert exported.run('export') == 0
+    assert (exported.repo / 'patches' / '0003-Third.patch').exists()
+    assert exported.run('export', '--check') == 0
+
+
+def test_failed_patch_leaves_branch_alone(exported, tmp_path):
+    patch = exported.repo / 'patches' / '0002-Add-cloexec-to-posix.patch'
+    patch.write_text(patch.read_text().replace(' /* 19 */', ' /* XIX */'))
+    other = Project(tmp_path / 'p2')
+    other.repo = other.paths.repo = exported.repo
+    make_base(other.cpython)
+    base = git(other.cpython, 'rev-parse', 'pep433')
+    assert other.run('apply') == 3
+    assert git(other.cpython, 'rev-parse', 'pep433') == base
+    assert git(other.cpython, 'status', '--porcelain') == ''
+    assert git(other.cpython, 'worktree', 'list').count('\n') == 0
+    assert not (other.cpython / '.git' / 'rebase-apply').exists()
+
+
+def test_series_change_rebuilds_and_keeps_backup(exported, tmp_path):
+    other = Project(tmp_path / 'p2')
+    other.repo = other.paths.repo = exported.repo
+    make_base(other.cpython)
+    assert other.run('apply') == 0
+    old_tip = git(other.cpython, 'rev-parse', 'pep433')
+    # "git pull" brought a series without the second patch
+    series = exported.repo / 'patches' / 'series'
+    series.write_text('# only one\n0001-Add-cloexec-to-os.patch\n')
+    assert other.run('apply') == 0
+    assert git(other.cpython, 'rev-list', '--count', 'v3.13.5..pep433') \
+        == '1'
+    assert git(other.cpython, 'rev-parse', 'refs/pep433/backup/1') == old_tip
+
+
+def test_apply_with_other_branch_checked_out(exported, tmp_path):
+    other = Project(tmp_path / 'p2')
+    other.repo = other.paths.repo = exported.repo
+    make_base(other.cpython)
+    git(other.cpython, 'checkout', '-q', '-b', 'mine')
+    write(other.cpython, 'untracked.txt', 'keep me\n')
+    assert other.run('apply') == 0
+    assert git(other.cpython, 'branch', '--show-current') == 'mine'
+    assert (other.cpython / 'untracked.txt').read_text() == 'keep me\n'
+    assert tree(other.cpython) == tree(exported.cpython)
+    assert git(other.cpython, 'rev-parse', 'mine') == \
+        git(other.cpython, 'rev-parse', 'v3.13.5')
+
+
+def test_export_removes_stale_files_only(exported):
+    proj = exported
+    unrelated = write(proj.repo, 'Lib/test/unrelated.py', 'mine\n')
+    repo = proj.cpython
+    # drop the first commit's new files: rebuild the branch without them
+    git(repo, 'rebase', '-q', '--exec',
+        'git rm -q --cached --ignore-unmatch Misc/NEWS.d/next/Library/x.rst'
+        ' && git commit -q --amend --no-edit --allow-empty', 'v3.13.5')
+    assert proj.run('export') == 0
+    assert not (proj.repo / 'Misc/NEWS.d/next/Library/x.rst').exists()
+    assert (proj.repo / 'Lib/test/test_x.py').exists()
+    assert unrelated.read_text() == 'mine\n'
+    first = (proj.repo / 'patches' / '0001-Add-cloexec-to-os.patch'
+             ).read_text()
+    assert 'x.rst' not in first
+
+
+def test_export_review(exported, tmp_path):
+    review = tmp_path / 'review'
+    assert exported.run('export', '--review', str(review)) == 0
+    names = sorted(p.name for p in review.iterdir())
+    assert names[0].startswith('0000-cover-letter')
+    assert 'pep433-combined.diff' in names
+    cover = (review / names[0]).read_text()
+    assert 'Diffstat of v3.13.5..pep433' in cover and 'Lib/os.py' in cover
+    combined = (review / 'pep433-combined.diff').read_text()
+    assert 'b/Lib/test/test_x.py' in combined
+
+
+def test_empty_series_apply(project):
+    make_base(project.cpython)
+    assert project.run('apply') == 0
+    assert git(project.cpython, 'rev-parse', 'pep433') == \
+        git(project.cpython, 'rev-parse', 'v3.13.5')
+    assert project.run('export', '--check') == 0
