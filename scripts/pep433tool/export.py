@@ -216,8 +216,12 @@ def _prune_empty_dirs(root, directory):
 def range_diff(repo, old, new, base=config.BASE_TAG):
     """Text of ``git range-diff base..old base..new``."""
     proc = gitutil.git(repo, '-c', 'color.ui=never', 'range-diff',
-                       '--no-color', f'{base}..{old}', f'{base}..{new}',
-                       isolated=True, quiet=True)
+                       '--no-color', base, old, new, isolated=True,
+                       quiet=True, check=False)
+    if proc.returncode != 0:
+        log.warning('git range-diff %s %s %s failed: %s', base, old, new,
+                    proc.stderr.strip()[-500:])
+        return '(range-diff unavailable)\n'
     return proc.stdout
 
 
