@@ -50,7 +50,12 @@ def module_of(key):
 
 
 def parse_junit(path):
-    """Results of a regrtest junit XML file: {key: Outcome}."""
+    """Results of a regrtest junit XML file: {key: Outcome}.
+
+    regrtest leaves a ``testcase`` element without a name for a test whose
+    subtests failed (unittest reports no success and no failure for it);
+    such a case is kept as ``<module> (unnamed failing test #N)``.
+    """
     results = {}
     try:
         root = ET.parse(path).getroot()
@@ -59,25 +64,41 @@ def parse_junit(path):
     except ET.ParseError as exc:
         log.warning('cannot parse %s: %s', path, exc)
         return results
-    for case in root.iter('testcase'):
-        name = case.get('name')
-        if not name:
-            continue   # a test whose subtests failed: found in the output
-        key = _key(name)
-        outcome = Outcome('pass')
-        for child in case:
-            if child.tag in ('error', 'failure'):
-                status = 'error' if child.tag == 'error' else 'fail'
-                text = child.text or child.get('message') or ''
-                outcome = Outcome(status, text)
-                break
-            if child.tag == 'skipped':
-                outcome = Outcome('skip', child.text or '')
-            if child.tag == 'outcome' and (
-                    (child.text or '') == 'UNEXPECTED_SUCCESS'):
-                outcome = Outcome('fail', 'unexpected success')
-        results[key] = outcome
+    suites = [root] if root.tag == 'testsuite' else root.iter('testsuite')
+    for suite in suites:
+        unnamed = []
+        previous = None
+        module = None
+        for case in suite.iter('testcase'):
+            name = case.get('name')
+            if not name:
+                unnamed.append(previous)
+                continue
+            key = previous = _key(name)
+            module = module or module_of(key)
+            results[key] = _case_outcome(case)
+        for number, after in enumerate(unnamed, 1):
+            where = f' (it ran after {after})' if after else ''
+            results[f'{module or "unknown"} (unnamed failing test '
+                    f'#{number})'] = Outcome(
+                'fail', 'a test case failed without a name in the junit '
+                f'XML, typically a failed subTest{where}; run '
+                f'"python -m test -v {module or ""}" to see it')
     return results
+
+
+def _case_outcome(case):
+    outcome = Outcome('pass')
+    for child in case:
+        if child.tag in ('error', 'failure'):
+            status = 'error' if child.tag == 'error' else 'fail'
+            return Outcome(status, child.text or child.get('message') or '')
+        if child.tag == 'skipped':
+            outcome = Outcome('skip', child.text or '')
+        if child.tag == 'outcome' and (child.text or '') == \
+                'UNEXPECTED_SUCCESS':
+            outcome = Outcome('fail', 'unexpected success')
+    return outcome
 
 
 PROGRESS_RE = re.compile(

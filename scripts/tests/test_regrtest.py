@@ -47,7 +47,10 @@ def test_parse_junit_statuses(tmp_path):
         (None, 'unnamed', '')])
     assert {k: v.status for k, v in res.items()} == {
         'test_os.A.test_pass': 'pass', 'test_os.A.test_fail': 'fail',
-        'test_os.A.test_error': 'error', 'test_os.A.test_skip': 'skip'}
+        'test_os.A.test_error': 'error', 'test_os.A.test_skip': 'skip',
+        'test_os (unnamed failing test #1)': 'fail'}
+    assert 'test_os.A.test_skip' in res[
+        'test_os (unnamed failing test #1)'].detail
     assert 'AssertionError' in res['test_os.A.test_fail'].detail
 
 
@@ -97,6 +100,7 @@ def test_crash_env_changed_and_subtests_from_output(tmp_path):
                   OUTPUT, returncode=2)
     failing = {k: v.status for k, v in res.items() if v.failed}
     assert failing == {'test_socket.S.test_sub': 'fail',
+                       'test_os (unnamed failing test #1)': 'fail',
                        'test_pty (whole module)': 'error',
                        'test_io (env changed)': 'error'}
     assert 'SIGKILL' in res['test_pty (whole module)'].detail
