@@ -211,7 +211,7 @@ def setup_logging(verbose):
     root = logging.getLogger('pep433tool')
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    root.propagate = False
+    root.propagate = True   # no root handler outside tests
 
 
 def main(argv=None):

@@ -10,6 +10,10 @@ import pytest
 SCRIPTS = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(SCRIPTS))
 
+#: The work directory given by the environment (selftest sets it); saved
+#: before the fixtures below remove it for the fast tests.
+ORIGINAL_WORKDIR = os.environ.get('PEP433_WORKDIR')
+
 from pep433tool import cli  # noqa: E402
 from pep433tool.util import Paths  # noqa: E402
 

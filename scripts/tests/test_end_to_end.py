@@ -12,21 +12,23 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ORIGINAL_WORKDIR
+
 SCRIPT = Path(__file__).resolve().parent.parent / 'pep433'
+WORKDIR = Path(ORIGINAL_WORKDIR or SCRIPT.parent.parent / 'build')
 
 
 def run(*args, **kwargs):
-    env = {k: v for k, v in os.environ.items() if not k.startswith('PYTHON')}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(('PYTHON', 'PEP433_'))}
+    env['PEP433_WORKDIR'] = str(WORKDIR)
     return subprocess.run([str(a) for a in args], env=env, text=True,
                           **kwargs)
 
 
 @pytest.mark.slow
 def test_all_builds_and_tests_the_series():
-    # Let the tool pick the work dir itself (PEP433_WORKDIR is respected).
-    os.environ.pop('PEP433_REPO', None)
-    workdir = Path(os.environ.get('PEP433_WORKDIR')
-                   or SCRIPT.parent.parent / 'build')
+    workdir = WORKDIR
     proc = run(sys.executable, SCRIPT, 'all', stdout=subprocess.PIPE,
                stderr=subprocess.STDOUT)
     print(proc.stdout[-20000:])
