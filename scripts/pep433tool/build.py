@@ -68,7 +68,10 @@ def _last_line(path):
     except FileNotFoundError:
         return ''
     line = lines[-1] if lines else ''
-    return line if len(line) <= 100 else line[:97] + '...'
+    target = re.findall(r' -o (\S+)', line)
+    if target:
+        return 'last target: ' + target[-1]
+    return line if len(line) <= 80 else line[:77] + '...'
 
 
 def run_logged(cmd, cwd, logfile, env, label):
