@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from . import config, export, gitutil, series as seriesmod
-from .errors import ExternalError, PreconditionError
+from .errors import PreconditionError
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +206,3 @@ def _record(paths, repo, tip):
                 tip, quiet=True)
     paths.update_state(applied_tip=tip)
 
-
-__all__ = ['run_apply', 'build_series', 'require_checkout', 'require_clean',
-           'ExternalError']

@@ -5,7 +5,6 @@ import logging
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -190,5 +189,3 @@ def run_build(paths, only=None, jobs=None, configure_args=None):
         build_tree('patched', repo, paths.patched, flags, jobs)
     return 0
 
-
-__all__ = ['run_build', 'build_tree', 'shutil']

@@ -1,7 +1,6 @@
 """``check``: is the series in a shape to be shared?"""
 
 import logging
-import os
 import shutil
 
 from . import apply, build, config, export, gitutil, series as seriesmod
@@ -127,5 +126,3 @@ def run_check(paths, build=True, jobs=None):
     log.info('check: all good')
     return 0
 
-
-__all__ = ['run_check', 'os']

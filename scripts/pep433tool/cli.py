@@ -2,7 +2,6 @@
 
 import argparse
 import logging
-import os
 import sys
 
 from . import config
@@ -98,9 +97,9 @@ def build_parser():
     sub.required = True
 
     def add(name, func, help, description):
-        p = sub.add_parser(name, help=help, description=description,
-                           epilog=EPILOG,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = sub.add_parser(
+            name, help=help, description=description, epilog=EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.set_defaults(func=func)
         return p
 
@@ -184,7 +183,8 @@ def build_parser():
     p.add_argument('--jobs', '-j', type=int, metavar='N',
                    help='parallel make jobs')
 
-    p = add('all', _cmd_all, 'fetch, apply, build and test (set-up + main job)',
+    p = add('all', _cmd_all,
+            'fetch, apply, build and test (set-up + main job)',
             'Run fetch, apply, build and test in order; each step is quick '
             'when already done.')
     p.add_argument('--full', action='store_true',

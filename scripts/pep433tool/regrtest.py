@@ -9,7 +9,6 @@ per-module progress lines and exit status (a crashed, timed-out or
 
 import json
 import logging
-import os
 import re
 import shutil
 import subprocess
@@ -407,5 +406,3 @@ def run_tests(paths, full=False, modes=None, tests=None, jobs=None):
                            f'{paths.results})')
     return 0
 
-
-__all__ = ['run_tests', 'os']

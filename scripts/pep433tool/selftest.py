@@ -3,7 +3,6 @@
 import logging
 import subprocess
 import sys
-from pathlib import Path
 
 from .util import clean_env, format_cmd, run
 
@@ -44,5 +43,3 @@ def run_selftest(paths, fast=False, pytest_args=()):
                           check=False)
     return proc.returncode
 
-
-__all__ = ['run_selftest', 'Path']

@@ -120,7 +120,7 @@ class Paths:
 
     @property
     def cpython(self):
-        """The CPython checkout: a user's own (from state) or <workdir>/cpython."""
+        """The CPython checkout: <workdir>/cpython or the user's own."""
         checkout = self.load_state().get('checkout')
         return Path(checkout) if checkout else self.workdir / 'cpython'
 
@@ -160,7 +160,7 @@ class Paths:
             return {}
 
     def update_state(self, **values):
-        """Merge *values* into the state file; a value of None removes a key."""
+        """Merge *values* into the state file (None removes a key)."""
         state = self.load_state()
         for key, value in values.items():
             if value is None:
