@@ -22,10 +22,16 @@ CCACHE_DIR = '/usr/lib/ccache'
 
 
 def build_env():
-    """Environment for configure and make (ccache first in PATH if present)."""
+    """Environment for configure and make (ccache first in PATH if present).
+
+    The builds are out of tree with relative source paths, so ccache is told
+    not to hash the build directory: a work directory elsewhere (a fresh
+    clone, CI) with the same layout then reuses the cached objects.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith('PYTHON')}
     if os.path.isdir(CCACHE_DIR):
         env['PATH'] = CCACHE_DIR + os.pathsep + env.get('PATH', '')
+        env.setdefault('CCACHE_NOHASHDIR', '1')
     return env
 
 
