@@ -1,11 +1,14 @@
-"""The slow end-to-end test: ``scripts/pep433 all`` on the real work dir.
+"""The slow end-to-end tests: ``scripts/pep433 all`` on the real work dir.
 
-It fetches CPython 3.13.5, applies the series, builds both interpreters
-(a few minutes on two cores) and runs the regrtest subset.  The work
-directory is $PEP433_WORKDIR, or <repo>/build.
+The session fixture fetches CPython 3.13.5, applies the series, builds both
+interpreters (a few minutes on two cores) and runs the regrtest subset, once;
+the tests then check what it produced and what the patched interpreter does.
+The work directory is $PEP433_WORKDIR, or <repo>/build.
 """
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +16,13 @@ from pathlib import Path
 import pytest
 
 from conftest import ORIGINAL_WORKDIR
+from pep433tool import syscalls
 
 SCRIPT = Path(__file__).resolve().parent.parent / 'pep433'
+PROBES = SCRIPT.parent / 'pep433tool' / 'probes'
 WORKDIR = Path(ORIGINAL_WORKDIR or SCRIPT.parent.parent / 'build')
+
+pytestmark = pytest.mark.slow
 
 
 def run(*args, **kwargs):
@@ -26,24 +33,84 @@ def run(*args, **kwargs):
                           **kwargs)
 
 
-@pytest.mark.slow
-def test_all_builds_and_tests_the_series():
-    workdir = WORKDIR
+@pytest.fixture(scope='module')
+def all_run():
+    """Run ``scripts/pep433 all`` once; return its CompletedProcess."""
     proc = run(sys.executable, SCRIPT, 'all', stdout=subprocess.PIPE,
                stderr=subprocess.STDOUT)
     print(proc.stdout[-20000:])
+    return proc
+
+
+@pytest.fixture(scope='module')
+def patched(all_run):
+    python = WORKDIR / 'patched' / 'python'
+    if not python.exists():
+        pytest.fail(f'{python} was not built:\n{all_run.stdout[-3000:]}')
+    return python
+
+
+def test_all_builds_and_tests_the_series(all_run):
     for name in ('baseline', 'patched'):
-        python = workdir / name / 'python'
+        python = WORKDIR / name / 'python'
         assert python.exists(), f'{python} was not built'
         check = run(python, '-c', 'import sys; print(sys.version)',
                     capture_output=True)
         assert check.returncode == 0, check.stderr
         assert check.stdout.startswith('3.13.5')
-    flags = run(workdir / 'patched' / 'python', '-e', '-c',
-                'import sys; print(sys.getdefaultcloexec(), '
-                'sys.flags.cloexec)', capture_output=True)
-    assert flags.stdout.strip() == 'True 1', flags.stderr
+    assert all_run.returncode == 0, 'scripts/pep433 all failed (output above)'
+
+
+def test_export_round_trip(all_run):
     export = run(sys.executable, SCRIPT, 'export', '--check',
                  capture_output=True)
-    assert export.returncode == 0, export.stderr
-    assert proc.returncode == 0, 'scripts/pep433 all failed (output above)'
+    assert export.returncode == 0, export.stdout + export.stderr
+
+
+def flags(python, *args):
+    proc = run(python, *args, '-c', 'import sys; print(sys.getdefaultcloexec(),'
+               ' sys.flags.cloexec)', capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_default_and_e_option(patched):
+    assert flags(patched, '-e') == 'True 1'
+    assert flags(patched) == 'False 0'
+
+
+def inherited(python, *args, mode='default'):
+    proc = run(python, *args, PROBES / 'inherit.py', mode,
+               capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize('args, mode, expected', [
+    ((), 'default', 'all'),
+    (('-e',), 'default', 'none'),
+    ((), 'True', 'none'),
+    ((), 'False', 'all'),
+    (('-e',), 'False', 'all'),
+])
+def test_exec_inheritance(patched, args, mode, expected):
+    # An exec'd child (subprocess, close_fds=False) holds every fd the
+    # fd-creating functions made, or none of them.
+    result = inherited(patched, *args, mode=mode)
+    assert len(result) >= 12
+    for name, (created, got) in result.items():
+        assert got == (created if expected == 'all' else 0), (name, result)
+
+
+@pytest.mark.skipif(shutil.which('strace') is None, reason='needs strace')
+@pytest.mark.parametrize('args, modes, expect', [
+    ((), ('default', 'True', 'False'),
+     {'default': False, 'True': True, 'False': False}),
+    (('-e',), ('default', 'False'), {'default': True, 'False': False}),
+])
+def test_atomic_flag_and_no_extra_syscall(patched, args, modes, expect):
+    # Rule 1: the flag is set by the creating system call, and no
+    # fcntl()/ioctl() follows; without the flag, no extra call either.
+    traces, calls = syscalls.run(patched, modes, interpreter_args=args)
+    assert len(traces) == 2 * len(modes) * len(calls)
+    assert syscalls.check(traces, calls, expect) == []
