@@ -73,6 +73,11 @@ def _cmd_all(args, paths):
     return run_tests(paths, full=args.full, jobs=args.jobs)
 
 
+def _cmd_news(args, paths):
+    from .news import run_news
+    return run_news(paths, section=args.section, text=' '.join(args.text))
+
+
 def _cmd_selftest(args, paths):
     from .selftest import run_selftest
     return run_selftest(paths, fast=args.fast, pytest_args=args.pytest_args)
@@ -191,6 +196,17 @@ def build_parser():
                    help='run the full test list (see test --full)')
     p.add_argument('--jobs', '-j', type=int, metavar='N',
                    help='parallel jobs for make and regrtest')
+
+    p = add('news', _cmd_news, 'add a NEWS entry (blurb) to the checkout',
+            'Write a Misc/NEWS.d/next entry for bpo-17036 with blurb, in the '
+            'checkout (blurb only runs in a CPython tree; it is installed '
+            'into <workdir>/venv from scripts/requirements-dev.txt). The '
+            'entry is named <date>.bpo-17036.<nonce>.rst and staged: commit '
+            'it with the topic it belongs to, then export.')
+    p.add_argument('-s', '--section', default='Library',
+                   help='blurb section, e.g. Library, "Core and Builtins", '
+                        '"C API", Documentation, Tests (default: Library)')
+    p.add_argument('text', nargs='+', help='the entry: one reST paragraph')
 
     p = add('selftest', _cmd_selftest, 'run the tooling\'s own tests',
             'Create <workdir>/venv if needed, install '

@@ -11,20 +11,29 @@ log = logging.getLogger(__name__)
 STAMP = '.pep433-requirements'
 
 
-def ensure_venv(paths):
-    """Create the venv and install the test requirements; return its python."""
+def ensure_venv(paths, requirements='requirements-test.txt'):
+    """Create the venv and install *requirements* into it; return its python.
+
+    A stamp per requirements file remembers what was installed, so a second
+    call installs nothing unless the file changed.
+    """
     venv = paths.venv
     python = venv / 'bin' / 'python'
     if not python.exists():
         run([sys.executable, '-m', 'venv', str(venv)])
-    requirements = paths.repo / 'scripts' / 'requirements-test.txt'
-    wanted = requirements.read_text()
-    stamp = venv / STAMP
+    path = paths.repo / 'scripts' / requirements
+    wanted = path.read_text()
+    stamp = venv / f'{STAMP}-{requirements}'
     if not stamp.exists() or stamp.read_text() != wanted:
         run([str(python), '-m', 'pip', 'install', '--quiet', '-r',
-             str(requirements)])
+             str(path)])
         stamp.write_text(wanted)
     return python
+
+
+def ensure_tools(paths):
+    """The venv with the developer tools (blurb); return its bin directory."""
+    return ensure_venv(paths, 'requirements-dev.txt').parent
 
 
 def run_selftest(paths, fast=False, pytest_args=()):
