@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import config, gitutil
@@ -186,6 +186,44 @@ class Comparison:
     counts: dict
     new: list       # [(key, Outcome, baseline status or 'absent')]
     known: list     # [(key, Outcome)]
+    flaky: list = field(default_factory=list)   # [(key, Outcome)]
+
+
+def rerun_name(key):
+    """The regrtest name that reruns the test of a result key.
+
+    ``test_asyncio.test_events.EventTests.test_x`` -> ``test_asyncio.test_events``
+    (the dotted path up to the first CamelCase class name).
+    """
+    head = key.split(' ', 1)[0]
+    parts = []
+    for part in head.split('.'):
+        if not part or part[0].isupper():
+            break
+        parts.append(part)
+    return '.'.join(parts) or module_of(key)
+
+
+def confirm(comparison, rerun):
+    """Drop from *comparison.new* what passed when run again.
+
+    *rerun* holds the results of running the modules of the new failures a
+    second time; a failure that does not fail again is flaky: reported,
+    not counted.
+    """
+    confirmed = []
+    for key, outcome, base in comparison.new:
+        again = rerun.get(key)
+        whole = rerun_name(key)
+        module_failed = any(out.failed for k, out in rerun.items()
+                            if rerun_name(k) == whole)
+        if (again is not None and not again.failed) or (
+                again is None and not module_failed):
+            comparison.flaky.append((key, outcome))
+        else:
+            confirmed.append((key, outcome, base))
+    comparison.new = confirmed
+    return comparison
 
 
 def count(results):
@@ -242,6 +280,11 @@ def format_report(baseline, comparisons, first_lines=8):
                        'the baseline (known on this machine, not counted):')
             out.extend(f'  {key}  [{outcome.status}]'
                        for key, outcome in comp.known)
+        if comp.flaky:
+            out.append(f'{comp.mode}: {len(comp.flaky)} failures that passed '
+                       'when run again (flaky, not counted):')
+            out.extend(f'  {key}  [{outcome.status}]'
+                       for key, outcome in comp.flaky)
     return '\n'.join(out) + '\n'
 
 
@@ -298,8 +341,9 @@ def check_cloexec_option(python, env):
             + proc.stderr.strip())
 
 
-def run_mode(paths, mode, names, jobs):
-    """Run regrtest for *mode*; save <mode>.xml/.log/.json; return results."""
+def run_mode(paths, mode, names, jobs, tag=''):
+    """Run regrtest for *mode*; save <mode><tag>.xml/.log/.json; return
+    the results."""
     python, src = interpreter(paths, mode)
     if not Path(python[0]).exists():
         raise PreconditionError(f'{python[0]} does not exist',
@@ -310,8 +354,8 @@ def run_mode(paths, mode, names, jobs):
         log.info('%s: not in %s, not run: %s', mode, src, ' '.join(skipped))
     results_dir = paths.results
     results_dir.mkdir(parents=True, exist_ok=True)
-    xml = results_dir / f'{mode}.xml'
-    logfile = results_dir / f'{mode}.log'
+    xml = results_dir / f'{mode}{tag}.xml'
+    logfile = results_dir / f'{mode}{tag}.log'
     xml.unlink(missing_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'regrtest-{mode}-'))
     try:
@@ -325,7 +369,7 @@ def run_mode(paths, mode, names, jobs):
                 logfile.write_text(error + '\n')
                 results = {'python -e (sys.flags.cloexec)': Outcome(
                     'error', error)}
-                _save(results_dir, mode, results, 1, tests)
+                _save(results_dir, mode + tag, results, 1, tests)
                 return results
         cmd = [*python, '-m', 'test', '--junit-xml', str(xml),
                f'-j{jobs}', '-u', 'network',
@@ -348,7 +392,7 @@ def run_mode(paths, mode, names, jobs):
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     results = mode_results(xml, ''.join(output), returncode)
-    _save(results_dir, mode, results, returncode, tests)
+    _save(results_dir, mode + tag, results, returncode, tests)
     return results
 
 
@@ -365,6 +409,12 @@ def load_saved(paths, mode):
     except FileNotFoundError:
         return None
     return {k: Outcome(*v) for k, v in data['results'].items()}
+
+
+def tests_only_check(comparison):
+    """True if the new failures are the -e check, which a rerun cannot fix."""
+    return all(key == 'python -e (sys.flags.cloexec)'
+               for key, _, _ in comparison.new)
 
 
 def select_tests(paths, full=False, tests=None):
@@ -395,8 +445,18 @@ def run_tests(paths, full=False, modes=None, tests=None, jobs=None):
         raise PreconditionError(
             'no baseline results to compare with',
             hint='scripts/pep433 test --mode baseline')
-    comparisons = [compare(mode, baseline, res)
-                   for mode, res in results.items() if mode != 'baseline']
+    comparisons = []
+    for mode, res in results.items():
+        if mode == 'baseline':
+            continue
+        comp = compare(mode, baseline, res)
+        if comp.new and not tests_only_check(comp):
+            again = sorted({rerun_name(key) for key, _, _ in comp.new})
+            log.info('%s: %d new failures; running %s again to tell a '
+                     'real failure from a flaky one', mode, len(comp.new),
+                     ' '.join(again))
+            confirm(comp, run_mode(paths, mode, again, jobs, tag='-rerun'))
+        comparisons.append(comp)
     report = format_report(baseline, comparisons)
     (paths.results / 'summary.txt').write_text(report)
     print(report, end='')

@@ -182,3 +182,32 @@ def test_cli_missing_build_and_usage(fake_builds):
     assert proj.run('test', '--tests', 'test_a', '--mode', 'patched') == 3
     assert proj.run('test', '--mode', 'nonsense') == 2
     assert proj.run('no-such-command') == 2
+
+
+def test_rerun_name():
+    from pep433tool.regrtest import rerun_name
+    assert rerun_name('test_os.FDInheritanceTests.test_open') == 'test_os'
+    assert rerun_name('test_asyncio.test_events.EventTests.test_x') == (
+        'test_asyncio.test_events')
+    assert rerun_name('test_socket (whole module)') == 'test_socket'
+    assert rerun_name('test_x (unnamed failing test #1)') == 'test_x'
+
+
+def test_confirm_keeps_what_fails_again_and_drops_flaky():
+    from pep433tool.regrtest import Comparison, Outcome, confirm
+    fail = Outcome('fail', 'boom')
+    comp = Comparison('patched', {}, new=[
+        ('test_a.T.test_flaky', fail, 'pass'),
+        ('test_a.T.test_real', fail, 'pass'),
+        ('test_b (whole module)', Outcome('error', 'crashed'), 'absent'),
+        ('test_c (whole module)', Outcome('error', 'crashed'), 'absent'),
+    ], known=[])
+    rerun = {'test_a.T.test_flaky': Outcome('pass'),
+             'test_a.T.test_real': fail,
+             'test_b.T.test_1': Outcome('error', 'crashed again'),
+             'test_c.T.test_1': Outcome('pass')}
+    confirm(comp, rerun)
+    assert [key for key, _, _ in comp.new] == ['test_a.T.test_real',
+                                               'test_b (whole module)']
+    assert [key for key, _ in comp.flaky] == ['test_a.T.test_flaky',
+                                              'test_c (whole module)']
