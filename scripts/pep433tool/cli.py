@@ -78,6 +78,17 @@ def _cmd_news(args, paths):
     return run_news(paths, section=args.section, text=' '.join(args.text))
 
 
+def _cmd_bench(args, paths):
+    from .bench import run_bench
+    benchmarks = None
+    if args.benchmarks:
+        benchmarks = [b for b in args.benchmarks.replace(',', ' ').split()
+                      if b]
+    return run_bench(paths, quick=args.quick, output=args.output,
+                     pyperformance=not args.no_pyperformance,
+                     benchmarks=benchmarks, seed=args.seed)
+
+
 def _cmd_selftest(args, paths):
     from .selftest import run_selftest
     return run_selftest(paths, fast=args.fast, pytest_args=args.pytest_args)
@@ -207,6 +218,41 @@ def build_parser():
                    help='blurb section, e.g. Library, "Core and Builtins", '
                         '"C API", Documentation, Tests (default: Library)')
     p.add_argument('text', nargs='+', help='the entry: one reST paragraph')
+
+    p = add('bench', _cmd_bench,
+            'measure what the flag costs: patched vs stock 3.13.5',
+            'Compare the patched interpreter with the baseline (stock '
+            '3.13.5), on this machine\'s kernel: (1) pyperf micro-benchmarks '
+            'of each fd-creating call plus its close (os.open, open, '
+            'os.pipe, os.dup, os.dup2, socket.socket, socketpair, accept on '
+            'loopback, select.epoll, recvmsg with one SCM_RIGHTS fd) on the '
+            'baseline, the patched build (default cloexec False), patched '
+            '-e, and with cloexec=True/False, in interleaved rounds, as '
+            'ratios to the baseline with their interquartile range; (2) the '
+            'PEP\'s table: os.open with no flag, O_CLOEXEC, ioctl(FIOCLEX) '
+            'or fcntl after; (3) system calls per call counted with strace; '
+            '(4) pyperformance, baseline vs patched, with pyperf compare_to '
+            'and the geometric mean. Writes the pyperf JSON files, '
+            'report.md (the tables and "target missed:" lines) and '
+            'ratios.png into the output folder. pyperf, pyperformance and '
+            'matplotlib are installed into <workdir>/venv from '
+            'scripts/requirements-dev.txt. A missed target is reported, '
+            'not an error (exit 0). The full run takes about 25 minutes '
+            'on 2 cores; run it on a quiet machine.')
+    p.add_argument('--quick', action='store_true',
+                   help='a few minutes: 3 rounds of 2 values, pyperformance '
+                        'on %s, one pass each' % ','.join(
+                            ('asyncio_tcp', 'nbody')))
+    p.add_argument('--output', '-o', metavar='DIR',
+                   help='output folder (default: '
+                        '<workdir>/bench/<timestamp>)')
+    p.add_argument('--no-pyperformance', action='store_true',
+                   help='skip pyperformance (micro-benchmarks and system '
+                        'calls only)')
+    p.add_argument('--benchmarks', '-b', metavar='LIST',
+                   help='pyperformance benchmarks, comma-separated '
+                        '(default: the list in the README)')
+    p.add_argument('--seed', type=int, help=argparse.SUPPRESS)
 
     p = add('selftest', _cmd_selftest, 'run the tooling\'s own tests',
             'Create <workdir>/venv if needed, install '

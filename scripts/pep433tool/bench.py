@@ -1,0 +1,804 @@
+"""``bench``: what the close-on-exec flag costs, patched vs stock 3.13.5.
+
+Four measurements, written to one output folder:
+
+1. **Micro-benchmarks** (probes/bench_calls.py, pyperf): each fd-creating
+   call plus its close, on the SERIES below.  Runs are interleaved: every
+   round runs each (call, series) once, a few values each, in a shuffled
+   order, so that drift on the machine hits all series alike.  The result is
+   the ratio series/baseline per round (medians of that round's values),
+   summarised by the median over the rounds and the interquartile range.
+2. **The PEP's table** ("Performances"): os.open() with no flag, with
+   O_CLOEXEC, with ioctl(FIOCLEX) after, with fcntl(F_GETFD/F_SETFD) after,
+   as ratios to "no flag", interleaved the same way.  It runs on the patched
+   interpreter with cloexec=False, because stock 3.13 always adds O_CLOEXEC
+   to os.open(): "no flag" does not exist there.  It is the cost of the
+   system calls, whichever interpreter makes them.
+3. **System calls per call** (syscalls.py under strace): the second of two
+   calls of each function, counted; exact, so noise cannot blur it.
+4. **pyperformance** on BENCHMARKS (or --benchmarks), baseline vs patched,
+   in ABBA order (full run) so that drift cancels, with
+   ``pyperf compare_to`` and the geometric mean.
+
+The tool's own Python needs no package: pyperf, pyperformance and
+matplotlib live in <workdir>/venv (scripts/requirements-dev.txt, installed
+by selftest.ensure_tools); the built interpreters import pyperf from a
+directory holding only a link to the venv's pyperf package.  The pyperf
+JSON files are read and merged here with the json module (pyperf's format:
+suite metadata, benchmarks, runs with values).
+"""
+
+import json
+import logging
+import math
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from . import syscalls
+from .errors import ExternalError, PreconditionError
+from .util import clean_env, format_cmd, run
+
+log = logging.getLogger(__name__)
+
+PROBES = Path(__file__).resolve().parent / 'probes'
+BENCH_PROBE = PROBES / 'bench_calls.py'
+
+
+@dataclass(frozen=True)
+class Series:
+    """One way of running the calls: an interpreter, its options, a mode."""
+
+    name: str
+    build: str          # 'baseline' or 'patched'
+    args: tuple = ()    # interpreter options, e.g. ('-e',)
+    mode: str = 'default'   # no cloexec keyword, or cloexec=True/False
+    label: str = ''
+
+    @property
+    def title(self):
+        return self.label or self.name
+
+
+REFERENCE = 'baseline'
+SERIES = (
+    Series('baseline', 'baseline', label='baseline (3.13.5)'),
+    Series('patched', 'patched', label='patched (default False)'),
+    Series('patched-e', 'patched', ('-e',), label='patched -e'),
+    Series('patched-True', 'patched', mode='True',
+           label='patched cloexec=True'),
+    Series('patched-False', 'patched', mode='False',
+           label='patched cloexec=False'),
+)
+#: The series whose ratio to the baseline has a target (1.00 +- 0.02).
+TARGET_SERIES = ('patched', 'patched-e')
+MICRO_TOLERANCE = 0.02
+GEOMEAN_TOLERANCE = 0.01
+
+#: The calls timed (names of probes/fdcalls.CALLS).
+MICRO_CALLS = ('os.open', 'open', 'os.pipe', 'os.dup', 'os.dup2',
+               'socket.socket', 'socket.socketpair', 'socket.accept',
+               'select.epoll', 'socket.recv_fds')
+
+PEP_SERIES = Series('pep', 'patched', mode='False',
+                    label='os.open() on patched, cloexec=False')
+PEP_ROWS = (
+    ('pep.none', 'no flag (cloexec=False)'),
+    ('pep.atomic', 'O_CLOEXEC (atomic)'),
+    ('pep.ioctl', 'no flag + ioctl(FIOCLEX)'),
+    ('pep.fcntl', 'no flag + fcntl(F_GETFD) + fcntl(F_SETFD)'),
+)
+PEP_REFERENCE = 'pep.none'
+#: What PEP 433 measured on Linux 3.6 (bench_cloexec.py).
+PEP_PUBLISHED = {'pep.none': '7.8 us', 'pep.atomic': '+1% (7.9 us)',
+                 'pep.ioctl': '+3% (8.0 us)', 'pep.fcntl': '+3% (8.0 us)'}
+
+#: Series of the system call count table: (name, interpreter args, mode).
+SYSCALL_SERIES = (
+    ('baseline', 'baseline', (), 'default'),
+    ('patched', 'patched', (), 'default'),
+    ('patched-e', 'patched', ('-e',), 'default'),
+    ('patched-True', 'patched', (), 'True'),
+    ('patched-False', 'patched', (), 'False'),
+)
+#: On the baseline these calls create inheritable fds (no flag) by default,
+#: so comparing them with cloexec=True compares different things.
+BASELINE_INHERITABLE = ('os.dup2', 'socket.recv_fds')
+
+#: pyperformance benchmarks: fd-heavy ones first, then a general set.
+BENCHMARKS_FD = ('asyncio_tcp', 'python_startup', 'pathlib')
+BENCHMARKS_GENERAL = ('nbody', 'richards', 'json_dumps', 'float')
+BENCHMARKS = BENCHMARKS_FD + BENCHMARKS_GENERAL
+QUICK_BENCHMARKS = ('asyncio_tcp', 'nbody')
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much to measure."""
+
+    rounds: int
+    values: int
+    min_time: float
+    pyperformance_passes: tuple   # e.g. ('baseline', 'patched', ...)
+    pyperformance_fast: bool
+
+    @classmethod
+    def make(cls, quick):
+        if quick:
+            return cls(rounds=3, values=2, min_time=0.02,
+                       pyperformance_passes=('baseline', 'patched'),
+                       pyperformance_fast=True)
+        return cls(rounds=10, values=3, min_time=0.05,
+                   pyperformance_passes=('baseline', 'patched', 'patched',
+                                         'baseline'),
+                   pyperformance_fast=True)
+
+
+# -- pyperf JSON ------------------------------------------------------------
+
+def load_json(path):
+    """A pyperf JSON file as a dict."""
+    with open(path, encoding='utf-8') as fp:
+        return json.load(fp)
+
+
+def benchmarks_of(suite):
+    """{name: [run, ...]} of a pyperf suite; each run's metadata complete.
+
+    The metadata of a run is the suite's, then the benchmark's, then the
+    run's own (pyperf stores what is common at the highest level).
+    """
+    common = suite.get('metadata', {})
+    result = {}
+    for bench in suite['benchmarks']:
+        bench_meta = dict(common, **bench.get('metadata', {}))
+        runs = []
+        for run_ in bench['runs']:
+            full = dict(run_)
+            full['metadata'] = dict(bench_meta, **run_.get('metadata', {}))
+            runs.append(full)
+        result[bench_meta['name']] = runs
+    return result
+
+
+def values(runs):
+    """The measured values (not the warmups) of *runs*."""
+    return [v for run_ in runs for v in run_.get('values', ())]
+
+
+def _common(dicts):
+    """The items that all *dicts* share (same key, same value)."""
+    dicts = list(dicts)
+    if not dicts:
+        return {}
+    first = dicts[0]
+    return {k: v for k, v in first.items()
+            if all(k in d and d[k] == v for d in dicts[1:])}
+
+
+def merge(suites):
+    """Merge pyperf suites (dicts) into one: the runs of each benchmark.
+
+    Benchmarks keep the order in which they first appear.  Metadata common
+    to every run of a benchmark moves up to the benchmark, what all
+    benchmarks share up to the suite, as pyperf writes it.
+    """
+    runs = {}
+    for suite in suites:
+        for name, bench_runs in benchmarks_of(suite).items():
+            runs.setdefault(name, []).extend(bench_runs)
+    bench_common = {name: _common(r['metadata'] for r in bench_runs)
+                    for name, bench_runs in runs.items()}
+    suite_common = _common(bench_common.values())
+    suite_common.pop('name', None)
+    benchmarks = []
+    for name, bench_runs in runs.items():
+        common = bench_common[name]
+        out_runs = []
+        for run_ in bench_runs:
+            out = {k: v for k, v in run_.items() if k != 'metadata'}
+            out['metadata'] = {k: v for k, v in run_['metadata'].items()
+                               if k not in common}
+            out_runs.append(out)
+        benchmarks.append({
+            'metadata': {k: v for k, v in common.items()
+                         if k not in suite_common or k == 'name'},
+            'runs': out_runs})
+    return {'version': '1.0', 'metadata': suite_common,
+            'benchmarks': benchmarks}
+
+
+def write_json(path, data):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, sort_keys=True) + '\n')
+
+
+# -- statistics -------------------------------------------------------------
+
+def quartiles(data):
+    """(q1, median, q3) of *data* (a single value gives it three times)."""
+    data = sorted(data)
+    if len(data) == 1:
+        return data[0], data[0], data[0]
+    q1, q2, q3 = statistics.quantiles(data, n=4, method='inclusive')
+    return q1, q2, q3
+
+
+def ratio_stats(per_round, reference):
+    """Ratios to *reference*, round by round.
+
+    *per_round* maps (benchmark, series) to {round: [values]}.  Return
+    {(benchmark, series): {'median', 'q1', 'q3', 'ratios', 'time'}} for every
+    series but the reference: the ratios are median(series values of a
+    round) / median(reference values of the same round), over the rounds
+    that both have; 'time' is the median of all the series' values.
+    """
+    stats = {}
+    for (bench, series), rounds in per_round.items():
+        ref = per_round.get((bench, reference))
+        entry = {'time': statistics.median(
+            [v for vals in rounds.values() for v in vals])}
+        if series != reference and ref:
+            ratios = [statistics.median(rounds[r]) /
+                      statistics.median(ref[r])
+                      for r in sorted(rounds) if r in ref]
+            if ratios:
+                q1, med, q3 = quartiles(ratios)
+                entry.update(median=med, q1=q1, q3=q3, ratios=ratios)
+        stats[bench, series] = entry
+    return stats
+
+
+def geometric_mean(ratios):
+    return math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+
+
+def pyperformance_ratios(reference, changed):
+    """Per benchmark median(changed)/median(reference), and the geomean.
+
+    *reference* and *changed* are pyperf suites (dicts).  Return
+    ({name: {'reference', 'changed', 'ratio'}}, geometric mean or None).
+    """
+    ref = benchmarks_of(reference)
+    new = benchmarks_of(changed)
+    rows = {}
+    for name in ref:
+        if name in new and values(ref[name]) and values(new[name]):
+            a = statistics.median(values(ref[name]))
+            b = statistics.median(values(new[name]))
+            rows[name] = {'reference': a, 'changed': b, 'ratio': b / a}
+    geomean = (geometric_mean([r['ratio'] for r in rows.values()])
+               if rows else None)
+    return rows, geomean
+
+
+# -- system calls -----------------------------------------------------------
+
+def syscall_counts(traces_by_series, round_='second'):
+    """{(call, series): [syscall names]} of round *round_*.
+
+    *traces_by_series* maps a series name to (traces, mode) where traces is
+    what syscalls.run() returns ({(name, mode, round): Trace}).
+    """
+    counts = {}
+    for series, (traces, mode) in traces_by_series.items():
+        for (name, trace_mode, trace_round), trace in traces.items():
+            if trace_mode == mode and trace_round == round_:
+                counts[name, series] = trace.syscalls
+    return counts
+
+
+def syscall_diff(reference, other):
+    """'+fcntl -ioctl': what *other* makes more and fewer than *reference*."""
+    more = Counter(other) - Counter(reference)
+    fewer = Counter(reference) - Counter(other)
+    parts = [f'+{n}' + (f'x{c}' if c > 1 else '')
+             for n, c in sorted(more.items())]
+    parts += [f'-{n}' + (f'x{c}' if c > 1 else '')
+              for n, c in sorted(fewer.items())]
+    return ' '.join(parts)
+
+
+def syscall_targets(counts, calls):
+    """(held, missed): messages about the system call targets.
+
+    cloexec=True and the -e default make as many calls as the baseline;
+    cloexec=False and the default (False) no more.
+    """
+    held, missed = [], []
+    rules = (('patched-True', 'equal', 'cloexec=True'),
+             ('patched-e', 'equal', '-e default'),
+             ('patched-False', 'at most', 'cloexec=False'),
+             ('patched', 'at most', 'default (False)'))
+    for series, rule, what in rules:
+        bad = []
+        for call in calls:
+            base = counts.get((call, 'baseline'))
+            other = counts.get((call, series))
+            if base is None or other is None:
+                continue
+            if (len(other) != len(base) if rule == 'equal'
+                    else len(other) > len(base)):
+                bad.append(f'{call}: {len(other)} vs {len(base)} '
+                           f'({syscall_diff(base, other)}; '
+                           f'{" ".join(other)} vs {" ".join(base)})')
+        text = (f'system calls per call, {what}: {rule} the baseline\'s')
+        if bad:
+            missed.extend(f'{text}: {b}' for b in bad)
+        else:
+            held.append(text)
+    return held, missed
+
+
+# -- running ----------------------------------------------------------------
+
+class Bench:
+    """One run of the ``bench`` subcommand."""
+
+    def __init__(self, paths, output, plan, tools, seed=None):
+        self.paths = paths
+        self.output = Path(output)
+        self.plan = plan
+        self.tools = Path(tools)        # the venv's bin directory
+        self.rng = random.Random(seed)
+        self.pylib = self.output / 'pylib'
+        self.env = None
+
+    def python(self, build):
+        return getattr(self.paths, build) / 'python'
+
+    def prepare(self):
+        """The output folder and a PYTHONPATH with the venv's pyperf."""
+        self.output.mkdir(parents=True, exist_ok=True)
+        proc = run([self.tools / 'python', '-c',
+                    'import os, pyperf; '
+                    'print(os.path.dirname(pyperf.__file__))'], quiet=True)
+        link = self.pylib / 'pyperf'
+        self.pylib.mkdir(exist_ok=True)
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(proc.stdout.strip(), target_is_directory=True)
+        self.env = clean_env({'PYTHONPATH': str(self.pylib)})
+
+    def pyperf_cmd(self, series, name, out, loops=None):
+        cmd = [self.python(series.build), *series.args, BENCH_PROBE,
+               '--name', name, '--cloexec', series.mode, '--quiet',
+               '--processes', '1', '--warmups', '1', '-o', out]
+        if loops:
+            cmd += ['--values', str(self.plan.values), '--loops', str(loops)]
+        else:
+            cmd += ['--values', '1', '--min-time', str(self.plan.min_time)]
+        return cmd
+
+    def calibrate(self, jobs):
+        """{benchmark: loops}, calibrated once on the first series of each."""
+        loops = {}
+        for name, series in jobs:
+            if name in loops:
+                continue
+            out = self.output / 'calibration' / f'{name}.json'
+            out.parent.mkdir(exist_ok=True)
+            if out.exists():
+                out.unlink()
+            run(self.pyperf_cmd(series, name, out), env=self.env,
+                quiet=True)
+            runs = benchmarks_of(load_json(out))[name]
+            loops[name] = max(int(r['metadata']['loops']) for r in runs)
+            log.debug('%s: %d loops', name, loops[name])
+        return loops
+
+    def run_micro(self):
+        """Micro-benchmarks and the PEP table, interleaved; return stats."""
+        jobs = [(name, s) for name in MICRO_CALLS for s in SERIES]
+        jobs += [(name, PEP_SERIES) for name, _ in PEP_ROWS]
+        log.info('micro-benchmarks: %d calls x %d series + the PEP table '
+                 '(%d rows), %d rounds of %d runs', len(MICRO_CALLS),
+                 len(SERIES), len(PEP_ROWS), self.plan.rounds, len(jobs))
+        log.info('calibrating the loop counts')
+        loops = self.calibrate(
+            [(name, SERIES[0]) for name in MICRO_CALLS]
+            + [(name, PEP_SERIES) for name, _ in PEP_ROWS])
+        per_round = {}
+        files = {}
+        start = time.monotonic()
+        for round_ in range(self.plan.rounds):
+            order = list(jobs)
+            self.rng.shuffle(order)
+            for name, series in order:
+                out = (self.output / 'rounds' / series.name
+                       / f'{name}-{round_:02d}.json')
+                out.parent.mkdir(parents=True, exist_ok=True)
+                if out.exists():
+                    out.unlink()
+                run(self.pyperf_cmd(series, name, out, loops[name]),
+                    env=self.env, quiet=True)
+                suite = load_json(out)
+                per_round.setdefault((name, series.name), {})[round_] = \
+                    values(benchmarks_of(suite)[name])
+                files.setdefault(series.name, []).append(suite)
+            elapsed = time.monotonic() - start
+            left = elapsed / (round_ + 1) * (self.plan.rounds - round_ - 1)
+            log.info('micro-benchmarks: round %d/%d done (%.0f s, about '
+                     '%.0f s left)', round_ + 1, self.plan.rounds, elapsed,
+                     left)
+        for series, suites in files.items():
+            name = ('pep-table' if series == PEP_SERIES.name
+                    else f'micro-{series}')
+            write_json(self.output / f'{name}.json', merge(suites))
+        micro = ratio_stats({k: v for k, v in per_round.items()
+                             if k[1] != PEP_SERIES.name}, REFERENCE)
+        pep = _pep_stats(per_round)
+        return micro, pep
+
+    def run_syscalls(self):
+        """System call names per call and series (second round)."""
+        log.info('counting system calls under strace')
+        traces = {}
+        for name, build, args, mode in SYSCALL_SERIES:
+            try:
+                found, _ = syscalls.run(self.python(build), (mode,), args)
+            except RuntimeError as exc:
+                raise ExternalError(str(exc)) from exc
+            traces[name] = (found, mode)
+        counts = syscall_counts(traces)
+        write_json(self.output / 'syscalls.json',
+                   {f'{call} {series}': calls
+                    for (call, series), calls in sorted(counts.items())})
+        return counts
+
+    def run_pyperformance(self, benchmarks):
+        """pyperformance on baseline and patched; return their files."""
+        files = {}
+        cwd = self.paths.workdir / 'bench'   # venvs kept between runs
+        cwd.mkdir(parents=True, exist_ok=True)
+        passes = self.plan.pyperformance_passes
+        for i, build in enumerate(passes, 1):
+            out = self.output / f'pyperformance-{build}.json'
+            cmd = [self.tools / 'pyperformance', 'run', '--python',
+                   self.python(build), '-b', ','.join(benchmarks)]
+            if self.plan.pyperformance_fast:
+                cmd.append('--fast')
+            if build in files:
+                cmd += ['--append', out, '--same-loops', out]
+            else:
+                if out.exists():
+                    out.unlink()
+                cmd += ['-o', out]
+            log.info('pyperformance pass %d/%d: %s (%s)', i, len(passes),
+                     build, ', '.join(benchmarks))
+            logfile = self.output / f'pyperformance-{build}.log'
+            with open(logfile, 'a') as fp:
+                fp.write(f'$ {format_cmd(cmd)}\n')
+                fp.flush()
+                proc = subprocess.run([str(c) for c in cmd], cwd=cwd,
+                                      stdout=fp, stderr=subprocess.STDOUT,
+                                      env=clean_env(), check=False)
+            if proc.returncode != 0 or not out.exists():
+                tail = logfile.read_text(errors='replace').splitlines()[-30:]
+                raise ExternalError(
+                    f'pyperformance failed (exit {proc.returncode}); '
+                    f'log: {logfile}\n' + '\n'.join('    ' + t
+                                                    for t in tail))
+            files[build] = out
+        proc = run([self.tools / 'python', '-m', 'pyperf', 'compare_to',
+                    files['baseline'], files['patched'], '--table',
+                    '--table-format', 'md', '-G'], check=False, quiet=True)
+        if proc.returncode != 0:     # older pyperf: no --table-format
+            proc = run([self.tools / 'python', '-m', 'pyperf', 'compare_to',
+                        files['baseline'], files['patched'], '--table', '-G'],
+                       quiet=True)
+        (self.output / 'compare_to.txt').write_text(proc.stdout)
+        return files, proc.stdout
+
+    def plot(self, results):
+        """Draw the ratios (benchplot.py in the venv, matplotlib Agg)."""
+        data = self.output / 'results.json'
+        png = self.output / 'ratios.png'
+        env = clean_env({'PYTHONPATH': str(Path(__file__).parent.parent)})
+        run([self.tools / 'python', '-m', 'pep433tool.benchplot', data, png],
+            env=env, quiet=True)
+        return png
+
+
+def _pep_stats(per_round):
+    """The PEP table's ratios to 'no flag', round by round."""
+    rounds = {(name, 'pep'): per_round[name, PEP_SERIES.name]
+              for name, _ in PEP_ROWS}
+    ref = rounds[PEP_REFERENCE, 'pep']
+    stats = {}
+    for (name, _), by_round in rounds.items():
+        entry = {'time': statistics.median(
+            [v for vals in by_round.values() for v in vals])}
+        ratios = [statistics.median(by_round[r]) / statistics.median(ref[r])
+                  for r in sorted(by_round) if r in ref]
+        q1, med, q3 = quartiles(ratios)
+        entry.update(median=med, q1=q1, q3=q3, ratios=ratios)
+        stats[name] = entry
+    return stats
+
+
+# -- the report -------------------------------------------------------------
+
+def machine_info():
+    """nproc, CPU model, kernel, date, load."""
+    model = ''
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                model = line.split(':', 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {'nproc': os.cpu_count(), 'cpu': model or platform.processor(),
+            'kernel': platform.release(),
+            'date': datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z'),
+            'load': ' '.join(f'{x:.2f}' for x in os.getloadavg())}
+
+
+def fmt_ratio(entry):
+    if not entry or 'median' not in entry:
+        return 'n/a'
+    return f'{entry["median"]:.3f} [{entry["q1"]:.3f}-{entry["q3"]:.3f}]'
+
+
+def fmt_time(seconds):
+    if seconds < 1e-3:
+        return f'{seconds * 1e6:.2f} us'
+    if seconds < 1:
+        return f'{seconds * 1e3:.1f} ms'
+    return f'{seconds:.2f} s'
+
+
+def micro_targets(micro, calls=MICRO_CALLS):
+    """(held, missed) for the micro-benchmark target (ratio 1.00 +- 0.02)."""
+    held, missed = [], []
+    titles = {s.name: s.title for s in SERIES}
+    for series in TARGET_SERIES:
+        bad = []
+        for call in calls:
+            entry = micro.get((call, series))
+            if entry and 'median' in entry and \
+                    abs(entry['median'] - 1) > MICRO_TOLERANCE:
+                bad.append(f'{call} {entry["median"]:.3f}')
+        text = (f'micro-benchmarks, {titles[series]}: median ratio within '
+                f'1.00 +- {MICRO_TOLERANCE:.2f}')
+        if bad:
+            missed.append(f'{text}: {", ".join(bad)}')
+        else:
+            held.append(text)
+    return held, missed
+
+
+def geomean_target(geomean):
+    text = (f'pyperformance geometric mean within 1.00 +- '
+            f'{GEOMEAN_TOLERANCE:.2f}')
+    if geomean is None:
+        return [], []
+    if abs(geomean - 1) > GEOMEAN_TOLERANCE:
+        return [], [f'{text}: {geomean:.4f}']
+    return [f'{text} ({geomean:.4f})'], []
+
+
+def micro_table(micro, calls=MICRO_CALLS):
+    others = [s for s in SERIES if s.name != REFERENCE]
+    lines = ['| call | baseline time | '
+             + ' | '.join(s.title for s in others) + ' |',
+             '|---|---:|' + '---:|' * len(others)]
+    for call in calls:
+        base = micro.get((call, REFERENCE))
+        cells = [fmt_ratio(micro.get((call, s.name))) for s in others]
+        lines.append(f'| `{call}` | '
+                     f'{fmt_time(base["time"]) if base else "n/a"} | '
+                     + ' | '.join(cells) + ' |')
+    return lines
+
+
+def pep_table(pep):
+    lines = ['| os.open() + close | time | ratio to no flag | '
+             'PEP 433 on Linux 3.6 |', '|---|---:|---:|---|']
+    for name, title in PEP_ROWS:
+        entry = pep.get(name)
+        if not entry:
+            continue
+        lines.append(f'| {title} | {fmt_time(entry["time"])} | '
+                     f'{fmt_ratio(entry)} | {PEP_PUBLISHED[name]} |')
+    return lines
+
+
+def syscall_table(counts, calls):
+    series = [s[0] for s in SYSCALL_SERIES]
+    titles = {'baseline': 'baseline', 'patched': 'patched (default)',
+              'patched-e': 'patched -e', 'patched-True': 'cloexec=True',
+              'patched-False': 'cloexec=False'}
+    lines = ['| call | ' + ' | '.join(titles[s] for s in series)
+             + ' | differences from the baseline |',
+             '|---|' + '---:|' * len(series) + '---|']
+    for call in calls:
+        base = counts.get((call, 'baseline'))
+        if base is None:
+            continue
+        cells, diffs = [], []
+        for s in series:
+            found = counts.get((call, s))
+            cells.append(str(len(found)) if found is not None else 'n/a')
+            if found is not None and s != 'baseline':
+                diff = syscall_diff(base, found)
+                if diff:
+                    diffs.append(f'{titles[s]}: {diff}')
+        note = '; '.join(diffs)
+        if call in BASELINE_INHERITABLE:
+            note = ('baseline makes an inheritable fd here (compares '
+                    'different things)' + ('; ' + note if note else ''))
+        lines.append(f'| `{call}` | ' + ' | '.join(cells)
+                     + f' | {note} |')
+    return lines
+
+
+def pyperformance_table(rows, geomean):
+    lines = ['| benchmark | baseline | patched | patched/baseline |',
+             '|---|---:|---:|---:|']
+    for name, row in rows.items():
+        lines.append(f'| {name} | {fmt_time(row["reference"])} | '
+                     f'{fmt_time(row["changed"])} | {row["ratio"]:.3f} |')
+    if geomean is not None:
+        lines.append(f'| **geometric mean** | | | **{geomean:.4f}** |')
+    return lines
+
+
+def render_report(results):
+    """report.md from the results dict (see run_bench)."""
+    m = results['machine']
+    out = [f'# PEP 433 benchmark: patched vs stock CPython '
+           f'{results["version"]}', '',
+           f'{results["kind"]} run, {m["date"]}; {m["nproc"]} CPUs '
+           f'({m["cpu"]}), Linux {m["kernel"]}; load average at the start '
+           f'{results["load_start"]}, at the end {results["load_end"]}; '
+           f'{results["duration"]:.0f} s.', '']
+    targets = results['targets']
+    out.append('## Targets')
+    out.append('')
+    out += [f'- target missed: {t}' for t in targets['missed']]
+    out += [f'- target held: {t}' for t in targets['held']]
+    out.append('')
+    if results.get('micro'):
+        plan = results['plan']
+        out += ['## Micro-benchmarks: ratio to the baseline', '',
+                f'Each call plus its close, pyperf; {plan["rounds"]} '
+                f'interleaved rounds of {plan["values"]} values per call and '
+                'series, shuffled order. Cell: median over the rounds of '
+                'median(series)/median(baseline) of the same round '
+                '[interquartile range]. Target: patched and patched -e within '
+                f'1.00 +- {MICRO_TOLERANCE:.2f}. `socket.accept` includes '
+                'closing the client end.', '']
+        out += micro_table(results['micro'])
+        out.append('')
+    if results.get('pep'):
+        out += ['## The PEP\'s table, today', '',
+                'os.open("/dev/null") + close on the patched interpreter with '
+                'cloexec=False (stock 3.13 always adds O_CLOEXEC, so "no '
+                'flag" does not exist there); the flag set atomically or '
+                'afterwards from Python (`fcntl.ioctl`, `fcntl.fcntl`). '
+                'This is the cost of the system calls and what the atomic '
+                'path saves.', '']
+        out += pep_table(results['pep'])
+        out.append('')
+    if results.get('syscalls'):
+        out += ['## System calls per call (strace)', '',
+                'Second of two calls (the first may probe the kernel once), '
+                'between strace markers. Target: cloexec=True and -e equal '
+                'to the baseline, cloexec=False and the default no more.', '']
+        out += syscall_table(results['syscalls'], results['syscall_calls'])
+        out.append('')
+    if results.get('pyperformance'):
+        p = results['pyperformance']
+        out += ['## pyperformance', '',
+                f'Benchmarks: {", ".join(p["benchmarks"])}; passes '
+                f'{" ".join(p["passes"])} (--fast each). Ratio of medians; '
+                f'target: geometric mean within 1.00 +- '
+                f'{GEOMEAN_TOLERANCE:.2f}.', '']
+        out += pyperformance_table(p['rows'], p['geomean'])
+        out += ['', '`pyperf compare_to` (baseline vs patched):', '', '```',
+                p['compare_to'].rstrip(), '```', '']
+    out += ['![ratios](ratios.png)', '']
+    return '\n'.join(out)
+
+
+def _serialise(results):
+    """results with tuple keys as 'call|series' strings (for JSON)."""
+    data = dict(results)
+    for key in ('micro', 'syscalls'):
+        if key in data and data[key] is not None:
+            data[key] = {f'{a}|{b}': v for (a, b), v in data[key].items()}
+    return data
+
+
+def check_builds(paths):
+    """The two interpreters, or PreconditionError."""
+    missing = [str(getattr(paths, b) / 'python')
+               for b in ('baseline', 'patched')
+               if not (getattr(paths, b) / 'python').exists()]
+    if missing:
+        raise PreconditionError(
+            'interpreter not built: ' + ', '.join(missing),
+            hint='scripts/pep433 build')
+
+
+def run_bench(paths, quick=False, output=None, pyperformance=True,
+              benchmarks=None, seed=None):
+    """Implement the ``bench`` subcommand; return 0."""
+    from .selftest import ensure_tools
+    check_builds(paths)
+    start = time.monotonic()
+    machine = machine_info()
+    load_start = machine['load']
+    stamp = datetime.now().strftime('%Y%m%d-%H%M%S')
+    output = Path(output) if output else paths.workdir / 'bench' / stamp
+    plan = Plan.make(quick)
+    benchmarks = list(benchmarks or (QUICK_BENCHMARKS if quick
+                                     else BENCHMARKS))
+    log.info('bench (%s) into %s; load average %s', 'quick' if quick
+             else 'full', output, load_start)
+    tools = ensure_tools(paths)
+    bench = Bench(paths, output, plan, tools, seed=seed)
+    bench.prepare()
+
+    counts = bench.run_syscalls()
+    calls = list(MICRO_CALLS) + [c for c, _ in sorted(counts)
+                                 if c not in MICRO_CALLS]
+    calls = list(dict.fromkeys(calls))
+    micro, pep = bench.run_micro()
+
+    perf = None
+    if pyperformance:
+        files, compare = bench.run_pyperformance(benchmarks)
+        rows, geomean = pyperformance_ratios(load_json(files['baseline']),
+                                             load_json(files['patched']))
+        perf = {'benchmarks': benchmarks, 'passes': list(
+            plan.pyperformance_passes), 'rows': rows, 'geomean': geomean,
+            'compare_to': compare}
+
+    held, missed = micro_targets(micro)
+    h, m = syscall_targets(counts, calls)
+    held += h
+    missed += m
+    if perf:
+        h, m = geomean_target(perf['geomean'])
+        held += h
+        missed += m
+    results = {
+        'version': '3.13.5', 'kind': 'quick' if quick else 'full',
+        'load_start': load_start,
+        'plan': {'rounds': plan.rounds, 'values': plan.values},
+        'micro': micro, 'pep': pep, 'syscalls': counts,
+        'syscall_calls': calls, 'pyperformance': perf,
+        'targets': {'held': held, 'missed': missed},
+        'series': [[s.name, s.title] for s in SERIES],
+    }
+    results['duration'] = time.monotonic() - start
+    results['machine'] = machine
+    results['load_end'] = ' '.join(f'{x:.2f}' for x in os.getloadavg())
+    write_json(output / 'results.json', _serialise(results))
+    bench.plot(results)
+    report = render_report(results)
+    (output / 'report.md').write_text(report)
+    for line in missed:
+        log.warning('target missed: %s', line)
+    log.info('%d targets held, %d missed; report: %s (%.0f s)', len(held),
+             len(missed), output / 'report.md', time.monotonic() - start)
+    print(output / 'report.md')
+    return 0
+
+
+def _main():     # pragma: no cover - debugging aid
+    logging.basicConfig(level=logging.INFO)
+    from .util import Paths
+    sys.exit(run_bench(Paths(), quick=True, pyperformance=False))
