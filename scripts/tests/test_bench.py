@@ -1,0 +1,264 @@
+"""``bench``: merging pyperf JSON, ratios, tables, targets and the CLI.
+
+The fast tests use small pyperf-format JSON files made up here and fake
+strace logs; none needs the built interpreters.  The slow test runs a tiny
+real measurement on the builds of $PEP433_WORKDIR.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import ORIGINAL_WORKDIR
+from pep433tool import bench, cli, syscalls
+from pep433tool.errors import EXIT_PRECONDITION
+
+
+_DATES = iter(range(10**6))
+
+
+def suite(name, runs, **metadata):
+    """A pyperf suite as pyperf writes one benchmark: common metadata up."""
+    meta = {'name': name, 'unit': 'second', 'loops': 1000,
+            'hostname': 'vm', 'cpu_count': 2}
+    meta.update(metadata)
+    return {'version': '1.0', 'metadata': meta,
+            'benchmarks': [{'runs': [
+                {'metadata': {'date': f'2026-01-01 #{next(_DATES)}'},
+                 'warmups': [[1000, vals[0] * 2]], 'values': list(vals)}
+                for i, vals in enumerate(runs)]}]}
+
+
+def test_benchmarks_of_completes_run_metadata():
+    runs = bench.benchmarks_of(suite('os.open', [[1.0, 2.0]]))['os.open']
+    assert runs[0]['metadata']['loops'] == 1000
+    assert runs[0]['metadata']['date'].startswith('2026-01-01 #')
+    assert bench.values(runs) == [1.0, 2.0]
+
+
+def test_merge_keeps_every_run_and_moves_common_metadata_up():
+    merged = bench.merge([suite('os.open', [[1.0, 2.0]], loops=10),
+                          suite('os.pipe', [[3.0]], loops=20),
+                          suite('os.open', [[4.0]], loops=10)])
+    assert merged['version'] == '1.0'
+    assert merged['metadata'] == {'unit': 'second', 'hostname': 'vm',
+                                  'cpu_count': 2}
+    names = [b['metadata']['name'] for b in merged['benchmarks']]
+    assert names == ['os.open', 'os.pipe']
+    first = merged['benchmarks'][0]
+    assert first['metadata'] == {'name': 'os.open', 'loops': 10}
+    assert [r['values'] for r in first['runs']] == [[1.0, 2.0], [4.0]]
+    assert list(first['runs'][0]['metadata']) == ['date']
+    runs = bench.benchmarks_of(merged)
+    assert bench.values(runs['os.open']) == [1.0, 2.0, 4.0]
+    assert runs['os.pipe'][0]['metadata']['loops'] == 20
+
+
+def test_merged_file_loads_in_pyperf(tmp_path):
+    pyperf = pytest.importorskip('pyperf')
+    path = tmp_path / 'merged.json'
+    bench.write_json(path, bench.merge([suite('a', [[1.0, 1.1]]),
+                                        suite('b', [[2.0]]),
+                                        suite('a', [[1.2]])]))
+    loaded = pyperf.BenchmarkSuite.load(str(path))
+    assert loaded.get_benchmark_names() == ['a', 'b']
+    assert loaded.get_benchmark('a').get_values() == (1.0, 1.1, 1.2)
+    assert loaded.get_benchmark('a').get_nrun() == 2
+
+
+def test_quartiles():
+    assert bench.quartiles([2.0]) == (2.0, 2.0, 2.0)
+    assert bench.quartiles([1, 2, 3, 4, 5]) == (2.0, 3.0, 4.0)
+
+
+def test_ratio_stats_compares_round_by_round():
+    per_round = {
+        ('os.open', 'baseline'): {0: [1.0, 1.0], 1: [2.0], 2: [1.0]},
+        # drift doubles round 1 for both: the ratio stays 1.01
+        ('os.open', 'patched'): {0: [1.01], 1: [2.02], 2: [1.01]},
+        ('os.open', 'patched-e'): {0: [1.1], 1: [1.8], 2: [1.0]},
+    }
+    stats = bench.ratio_stats(per_round, 'baseline')
+    assert 'median' not in stats['os.open', 'baseline']
+    assert stats['os.open', 'baseline']['time'] == 1.0
+    patched = stats['os.open', 'patched']
+    assert patched['median'] == pytest.approx(1.01)
+    assert patched['q1'] == patched['q3'] == pytest.approx(1.01)
+    assert stats['os.open', 'patched-e']['ratios'] == pytest.approx(
+        [1.1, 0.9, 1.0])
+    assert stats['os.open', 'patched-e']['median'] == pytest.approx(1.0)
+
+
+def test_pyperformance_ratios_and_geometric_mean():
+    ref = bench.merge([suite('nbody', [[1.0, 1.0, 1.0]]),
+                       suite('float', [[2.0]])])
+    new = bench.merge([suite('nbody', [[1.21]]), suite('float', [[2.0]]),
+                       suite('only_new', [[1.0]])])
+    rows, geomean = bench.pyperformance_ratios(ref, new)
+    assert list(rows) == ['nbody', 'float']
+    assert rows['nbody']['ratio'] == pytest.approx(1.21)
+    assert geomean == pytest.approx(1.1)
+    assert bench.geomean_target(geomean)[1] == [
+        'pyperformance geometric mean within 1.00 +- 0.01: 1.1000']
+    assert bench.geomean_target(1.005)[1] == []
+
+
+def test_micro_targets_and_table():
+    micro = {('os.open', 'baseline'): {'time': 4e-6},
+             ('os.open', 'patched'): {'time': 1, 'median': 1.01, 'q1': 1.0,
+                                      'q3': 1.02},
+             ('os.open', 'patched-e'): {'time': 1, 'median': 1.05,
+                                        'q1': 1.04, 'q3': 1.06}}
+    held, missed = bench.micro_targets(micro, calls=['os.open'])
+    assert held == ['micro-benchmarks, patched (default False): median '
+                    'ratio within 1.00 +- 0.02']
+    assert missed == ['micro-benchmarks, patched -e: median ratio within '
+                      '1.00 +- 0.02: os.open 1.050']
+    table = bench.micro_table(micro, calls=['os.open'])
+    assert table[2] == ('| `os.open` | 4.00 us | 1.010 [1.000-1.020] | '
+                        '1.050 [1.040-1.060] | n/a | n/a |')
+
+
+def trace_log(calls):
+    """A fake strace log: {(name, mode, round): [syscall lines]}."""
+    lines = []
+    for (name, mode, round_), body in calls.items():
+        lines.append(f'write(-1, "@@begin {name} {mode} {round_}", 30) = -1')
+        lines += body
+        lines.append('write(-1, "@@end", 5) = -1 EBADF')
+    return '\n'.join(lines) + '\n'
+
+
+def test_syscall_counts_table_and_targets():
+    base = syscalls.parse(trace_log({
+        ('os.dup', 'default', 'first'): ['fcntl(3, F_DUPFD_CLOEXEC, 0) = 7',
+                                         'fcntl(7, F_GETFD) = 0x1'],
+        ('os.dup', 'default', 'second'): ['fcntl(3, F_DUPFD_CLOEXEC, 0) = 7'],
+        ('os.dup2', 'default', 'second'): ['dup2(3, 8) = 8'],
+    }))
+    patched = syscalls.parse(trace_log({
+        ('os.dup', 'True', 'second'): ['fcntl(3, F_DUPFD_CLOEXEC, 0) = 7',
+                                       'ioctl(7, FIOCLEX) = 0'],
+        ('os.dup', 'False', 'second'): ['dup(3) = 7'],
+        ('os.dup2', 'True', 'second'): ['dup3(3, 8, O_CLOEXEC) = 8'],
+        ('os.dup2', 'False', 'second'): ['dup2(3, 8) = 8'],
+    }))
+    counts = bench.syscall_counts({'baseline': (base, 'default'),
+                                   'patched-True': (patched, 'True'),
+                                   'patched-False': (patched, 'False')})
+    assert counts['os.dup', 'baseline'] == ['fcntl']
+    assert counts['os.dup', 'patched-True'] == ['fcntl', 'ioctl']
+    assert counts['os.dup', 'patched-False'] == ['dup']
+    held, missed = bench.syscall_targets(counts, ['os.dup', 'os.dup2'])
+    assert missed == [
+        "system calls per call, cloexec=True: equal the baseline's: "
+        'os.dup: 2 vs 1 (+ioctl; fcntl ioctl vs fcntl)']
+    assert "system calls per call, cloexec=False: at most the baseline's" \
+        in held
+    table = bench.syscall_table(counts, ['os.dup', 'os.dup2'])
+    assert table[2] == ('| `os.dup` | 1 | n/a | n/a | 2 | 1 | '
+                        'cloexec=True: +ioctl; cloexec=False: +dup -fcntl |')
+    assert table[3].startswith('| `os.dup2` | 1 | n/a | n/a | 1 | 1 | '
+                               'baseline makes an inheritable fd here')
+    assert 'cloexec=True: +dup3 -dup2' in table[3]
+    assert bench.syscall_diff(['a', 'b', 'b'], ['a']) == '-bx2'
+
+
+def fake_results():
+    return {
+        'version': '3.13.5', 'kind': 'quick', 'duration': 12.0,
+        'machine': {'nproc': 2, 'cpu': 'CPU', 'kernel': '6.1',
+                    'date': '2026-01-01 00:00 UTC', 'load': '0.1 0.1 0.1'},
+        'load_start': '0.1', 'load_end': '0.2',
+        'plan': {'rounds': 3, 'values': 2},
+        'micro': {('os.open', 'baseline'): {'time': 4e-6},
+                  ('os.open', 'patched'): {'time': 4e-6, 'median': 1.0,
+                                           'q1': 0.99, 'q3': 1.01}},
+        'pep': {'pep.none': {'time': 4e-6, 'median': 1.0, 'q1': 1.0,
+                             'q3': 1.0}},
+        'syscalls': {('os.open', 'baseline'): ['openat']},
+        'syscall_calls': ['os.open'],
+        'pyperformance': {'benchmarks': ['nbody'], 'passes': ['baseline'],
+                          'rows': {'nbody': {'reference': 0.1,
+                                             'changed': 0.1, 'ratio': 1.0}},
+                          'geomean': 1.0, 'compare_to': 'table\n'},
+        'targets': {'held': ['a'], 'missed': ['b']},
+        'series': [[s.name, s.title] for s in bench.SERIES],
+    }
+
+
+def test_report_shows_targets_and_tables():
+    report = bench.render_report(fake_results())
+    assert '- target missed: b\n- target held: a\n' in report
+    assert '| `os.open` | 4.00 us | 1.000 [0.990-1.010] |' in report
+    assert '| no flag (cloexec=False) | 4.00 us |' in report
+    assert '| `os.open` | 1 | n/a |' in report
+    assert '| **geometric mean** | | | **1.0000** |' in report
+    assert '2 CPUs (CPU), Linux 6.1' in report
+
+
+def test_serialised_results_plot(tmp_path):
+    pytest.importorskip('matplotlib')
+    from pep433tool import benchplot
+    data = json.loads(json.dumps(bench._serialise(fake_results())))
+    benchplot.plot(data, tmp_path / 'r.png')
+    assert (tmp_path / 'r.png').read_bytes()[:4] == b'\x89PNG'
+
+
+def test_cli_arguments(monkeypatch, tmp_path):
+    seen = {}
+
+    def fake_run_bench(paths, **kwargs):
+        seen.update(kwargs)
+        return 0
+
+    monkeypatch.setattr(bench, 'run_bench', fake_run_bench)
+    assert cli.main(['--workdir', str(tmp_path), 'bench', '--quick',
+                     '--no-pyperformance', '--output', 'out',
+                     '--benchmarks', 'nbody, asyncio_tcp']) == 0
+    assert seen == {'quick': True, 'output': 'out', 'pyperformance': False,
+                    'benchmarks': ['nbody', 'asyncio_tcp'], 'seed': None}
+    assert cli.main(['--workdir', str(tmp_path), 'bench']) == 0
+    assert seen['quick'] is False and seen['benchmarks'] is None
+    assert cli.main(['bench', '--frobnicate']) == 2
+
+
+def test_plan():
+    quick, full = bench.Plan.make(True), bench.Plan.make(False)
+    assert quick.rounds < full.rounds
+    assert full.pyperformance_passes == ('baseline', 'patched', 'patched',
+                                         'baseline')
+
+
+def test_missing_builds_exit_3_with_the_hint(tmp_path, caplog):
+    assert cli.main(['--workdir', str(tmp_path), 'bench', '--quick']) == \
+        EXIT_PRECONDITION
+    assert 'scripts/pep433 build' in caplog.text
+
+
+@pytest.mark.slow
+def test_quick_micro_run_on_the_builds(tmp_path):
+    """A tiny real run (1 round, no pyperformance) on the real builds."""
+    workdir = Path(ORIGINAL_WORKDIR or
+                   Path(__file__).resolve().parents[2] / 'build')
+    if not (workdir / 'patched' / 'python').exists():
+        pytest.skip('no builds in ' + str(workdir))
+    os.environ.pop('PEP433_WORKDIR', None)
+    out = tmp_path / 'out'
+    plan = bench.Plan(rounds=1, values=1, min_time=0.005,
+                      pyperformance_passes=(), pyperformance_fast=True)
+    from pep433tool.util import Paths
+    from pep433tool.selftest import ensure_tools
+    paths = Paths(workdir=workdir)
+    b = bench.Bench(paths, out, plan, ensure_tools(paths), seed=1)
+    b.prepare()
+    counts = b.run_syscalls()
+    assert counts['os.open', 'baseline'] == ['openat']
+    micro, pep = b.run_micro()
+    assert set(micro) >= {(c, s.name) for c in bench.MICRO_CALLS
+                          for s in bench.SERIES}
+    assert pep['pep.none']['median'] == 1.0
+    assert json.loads((out / 'micro-patched-e.json').read_text())[
+        'metadata']['cloexec_default'] == 'True'
