@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import config, gitutil
+from .apply import require_checkout
 from .errors import PreconditionError, ProblemFound
 from .util import clean_env, cpu_count, format_cmd
 
@@ -432,6 +433,7 @@ def select_tests(paths, full=False, tests=None):
 
 def run_tests(paths, full=False, modes=None, tests=None, jobs=None):
     """Implement the ``test`` subcommand; return the exit code."""
+    require_checkout(paths)
     modes = list(dict.fromkeys(modes or config.TEST_MODES))
     names = select_tests(paths, full, tests)
     jobs = jobs or cpu_count()

@@ -10,7 +10,7 @@ import pytest
 
 from pep433tool import regrtest
 
-from conftest import Project, write
+from conftest import Project, make_base, write
 
 
 def xml(cases):
@@ -142,6 +142,7 @@ def fake_build(proj, name, cases, e_rc=0):
 @pytest.fixture
 def fake_builds(tmp_path):
     proj = Project(tmp_path / 'p')
+    make_base(proj.workdir / 'cpython')
     for src in ('baseline-src', 'cpython'):
         write(proj.workdir / src, 'Lib/test/test_a.py', '')
     fake_build(proj, 'baseline', [('test.test_a.T.test_1', 'pass', ''),
