@@ -497,7 +497,7 @@ class Bench:
                         files['baseline'], files['patched'], '--table'],
                        quiet=True)
         (self.output / 'compare_to.txt').write_text(proc.stdout)
-        return files, proc.stdout
+        return files, all_benchmarks_table(proc.stdout)
 
     def plot(self, results):
         """Draw the ratios (benchplot.py in the venv, matplotlib Agg)."""
@@ -507,6 +507,15 @@ class Bench:
         run([self.tools / 'python', '-m', 'pep433tool.benchplot', data, png],
             env=env, quiet=True)
         return png
+
+
+def all_benchmarks_table(text):
+    """compare_to's output without the per-tag tables (when it has them)."""
+    marker = 'All benchmarks:'
+    if marker not in text:
+        return text
+    rest = text.split(marker, 1)[1].lstrip('\n')
+    return rest.lstrip('=').lstrip('\n')
 
 
 def _pep_stats(per_round):
@@ -558,17 +567,29 @@ def fmt_time(seconds):
     return f'{seconds:.2f} s'
 
 
-def micro_targets(micro, calls=MICRO_CALLS):
-    """(held, missed) for the micro-benchmark target (ratio 1.00 +- 0.02)."""
+def micro_targets(micro, calls=MICRO_CALLS, counts=None):
+    """(held, missed) for the micro-benchmark target (ratio 1.00 +- 0.02).
+
+    A missed call says what its system calls differ in from the baseline's
+    (*counts*, from syscall_counts), or that they are the same.
+    """
     held, missed = [], []
     titles = {s.name: s.title for s in SERIES}
+    counts = counts or {}
     for series in TARGET_SERIES:
         bad = []
         for call in calls:
             entry = micro.get((call, series))
             if entry and 'median' in entry and \
                     abs(entry['median'] - 1) > MICRO_TOLERANCE:
-                bad.append(f'{call} {entry["median"]:.3f}')
+                why = ''
+                base = counts.get((call, REFERENCE))
+                other = counts.get((call, series))
+                if base is not None and other is not None:
+                    diff = syscall_diff(base, other)
+                    why = (f' (system calls: {diff})' if diff
+                           else ' (same system calls)')
+                bad.append(f'{call} {entry["median"]:.3f}{why}')
         text = (f'micro-benchmarks, {titles[series]}: median ratio within '
                 f'1.00 +- {MICRO_TOLERANCE:.2f}')
         if bad:
@@ -766,7 +787,7 @@ def run_bench(paths, quick=False, output=None, pyperformance=True,
             plan.pyperformance_passes), 'rows': rows, 'geomean': geomean,
             'compare_to': compare}
 
-    held, missed = micro_targets(micro)
+    held, missed = micro_targets(micro, counts=counts)
     h, m = syscall_targets(counts, calls)
     held += h
     missed += m

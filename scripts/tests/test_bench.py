@@ -116,6 +116,11 @@ def test_micro_targets_and_table():
                     'ratio within 1.00 +- 0.02']
     assert missed == ['micro-benchmarks, patched -e: median ratio within '
                       '1.00 +- 0.02: os.open 1.050']
+    counts = {('os.open', 'baseline'): ['openat'],
+              ('os.open', 'patched-e'): ['openat', 'fcntl']}
+    assert bench.micro_targets(micro, ['os.open'], counts)[1] == [
+        'micro-benchmarks, patched -e: median ratio within 1.00 +- 0.02: '
+        'os.open 1.050 (system calls: +fcntl)']
     table = bench.micro_table(micro, calls=['os.open'])
     assert table[2] == ('| `os.open` | 4.00 us | 1.010 [1.000-1.020] | '
                         '1.050 [1.040-1.060] | n/a | n/a |')
@@ -223,6 +228,13 @@ def test_cli_arguments(monkeypatch, tmp_path):
     assert cli.main(['--workdir', str(tmp_path), 'bench']) == 0
     assert seen['quick'] is False and seen['benchmarks'] is None
     assert cli.main(['bench', '--frobnicate']) == 2
+
+
+def test_compare_to_keeps_the_table_of_all_benchmarks():
+    text = ('Benchmarks with tag \'math\':\n====\n\n| a |\n\n'
+            'All benchmarks:\n===============\n\n| a |\n| b |\n')
+    assert bench.all_benchmarks_table(text) == '| a |\n| b |\n'
+    assert bench.all_benchmarks_table('| a |\n') == '| a |\n'
 
 
 def test_plan():
