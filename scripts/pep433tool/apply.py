@@ -8,6 +8,7 @@ commit hashes on every machine.  Only then is the branch moved.
 """
 
 import logging
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -16,6 +17,11 @@ from . import config, export, gitutil, series as seriesmod
 from .errors import PreconditionError
 
 log = logging.getLogger(__name__)
+
+#: Reason of the lock put on the temporary worktree, followed by the pid of
+#: the process that made it: how a later run knows a leftover worktree is
+#: one of ours, abandoned by a run that was killed.
+LOCK_REASON = 'pep433 apply temporary worktree, pid'
 
 AM_FLAGS = ('--committer-date-is-author-date', '--no-3way',
             '--whitespace=nowarn', '--empty=keep', '--no-message-id',
@@ -78,9 +84,12 @@ def build_series(paths, repo, series, tmp_parent=None):
         return base
     tmp_parent = Path(tmp_parent or paths.workdir)
     tmp_parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_worktrees(repo, tmp_parent)
     worktree = Path(tempfile.mkdtemp(prefix='apply-', dir=tmp_parent))
     worktree.rmdir()
-    gitutil.git(repo, 'worktree', 'add', '--detach', str(worktree), base,
+    # Locked, with our pid in the reason: see remove_stale_worktrees().
+    gitutil.git(repo, 'worktree', 'add', '--detach', '--lock', '--reason',
+                f'{LOCK_REASON} {os.getpid()}', str(worktree), base,
                 quiet=True)
     try:
         for name in series.names:
@@ -103,10 +112,63 @@ def build_series(paths, repo, series, tmp_parent=None):
             _add_new_files(paths, worktree, name)
         return gitutil.rev_parse(worktree, 'HEAD')
     finally:
-        gitutil.git(repo, 'worktree', 'remove', '--force', str(worktree),
-                    check=False, quiet=True)
-        shutil.rmtree(worktree, ignore_errors=True)
-        gitutil.git(repo, 'worktree', 'prune', check=False, quiet=True)
+        _remove_worktree(repo, worktree)
+
+
+def _remove_worktree(repo, worktree):
+    # Twice --force: the worktree is locked.  unlock + prune clean up what
+    # remove could not (e.g. the directory is already gone).
+    gitutil.git(repo, 'worktree', 'remove', '--force', '--force',
+                str(worktree), check=False, quiet=True)
+    shutil.rmtree(worktree, ignore_errors=True)
+    gitutil.git(repo, 'worktree', 'unlock', str(worktree), check=False,
+                quiet=True)
+    gitutil.git(repo, 'worktree', 'prune', check=False, quiet=True)
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_worktrees(repo, tmp_parent):
+    """Remove temporary worktrees left by a build_series() that was killed.
+
+    A run killed midway (SIGKILL, a closed terminal, a reboot) cannot clean
+    up: its worktree stays registered in *repo*, maybe with a ``git am`` in
+    progress.  Only worktrees that are ours are removed: named ``apply-*``
+    in *tmp_parent* and locked with LOCK_REASON by a process that no longer
+    exists (a live one may be a concurrent run).  Empty ``apply-*``
+    directories (killed before git registered them) are removed too.
+    """
+    tmp_parent = Path(tmp_parent).resolve()
+    text = gitutil.out(repo, 'worktree', 'list', '--porcelain')
+    registered = set()
+    for block in text.split('\n\n'):
+        fields = dict(line.partition(' ')[::2] for line in block.splitlines())
+        path = Path(fields.get('worktree', ''))
+        registered.add(path.resolve())
+        reason = fields.get('locked', '')
+        if (path.parent.resolve() != tmp_parent
+                or not path.name.startswith('apply-')
+                or not reason.startswith(LOCK_REASON + ' ')):
+            continue
+        pid = reason[len(LOCK_REASON) + 1:]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            log.info('removing %s, left by an apply that was interrupted '
+                     '(pid %s)', path, pid)
+            _remove_worktree(repo, path)
+    for path in tmp_parent.glob('apply-*'):
+        if path not in registered and path.is_dir():
+            try:
+                path.rmdir()            # only if empty
+            except OSError:
+                pass
 
 
 def _add_new_files(paths, worktree, name):
