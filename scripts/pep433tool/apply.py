@@ -199,6 +199,29 @@ def next_backup_ref(repo):
     return f'{config.BACKUP_REF_PREFIX}{max(numbers, default=0) + 1}'
 
 
+def check_holders(repo, new):
+    """Refuse (exit 3) if moving branch pep433 to *new* would fail in a
+    worktree that has it checked out: uncommitted changes, a ``git am`` in
+    progress, or untracked files that *new* would overwrite (``git reset
+    --keep`` would refuse them only after the backup ref was written)."""
+    ref = f'refs/heads/{config.BRANCH}'
+    for holder, head in gitutil.worktrees(repo).items():
+        if head != ref:
+            continue
+        require_clean(Path(holder), 'the worktree')
+        # The two-tree merge that reset --keep does, as a dry run.
+        proc = gitutil.git(holder, 'read-tree', '-n', '-m', '-u', 'HEAD',
+                           new, check=False, quiet=True)
+        if proc.returncode != 0:
+            raise PreconditionError(
+                f'moving branch {config.BRANCH} in {holder} to the new '
+                'series would overwrite files there:\n  '
+                + '\n  '.join((proc.stdout + proc.stderr).strip()
+                               .splitlines()[:20]),
+                hint=f'move the untracked files away (git -C {holder} '
+                     'status), then run apply again')
+
+
 def move_branch(repo, old, new):
     """Point branch pep433 at *new*, updating the work tree holding it."""
     ref = f'refs/heads/{config.BRANCH}'
@@ -250,9 +273,15 @@ def run_apply(paths):
                      f'or move the branch away (git -C {repo} branch -m '
                      f'{config.BRANCH} my-work), then run apply again')
     new = build_series(paths, repo, series)
+    if tip != new:
+        check_holders(repo, new)    # refuse before any ref changes
     if tip is not None and tip != base and tip != new:
-        backup = next_backup_ref(repo)
-        gitutil.git(repo, 'update-ref', backup, tip)
+        # A run killed after this point already kept *tip*: keep it once.
+        kept = gitutil.out(repo, 'for-each-ref', '--points-at', tip,
+                           '--format=%(refname)', config.BACKUP_REF_PREFIX)
+        backup = kept.split()[0] if kept else next_backup_ref(repo)
+        if not kept:
+            gitutil.git(repo, 'update-ref', backup, tip)
         log.info('apply: the series changed; previous branch tip %s kept '
                  'as %s', tip[:12], backup)
     if tip != new:
