@@ -17,6 +17,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -188,8 +189,7 @@ def run_killed(proj, tmp_path, kill, *args):
     fakebin = tmp_path / 'fakebin'
     fakebin.mkdir(exist_ok=True)
     fake = fakebin / 'git'
-    real = subprocess.run(['which', 'git'], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    real = shutil.which('git')
     fake.write_text(FAKE_GIT.format(python=sys.executable, real=real))
     fake.chmod(0o755)
     counter = tmp_path / ('counter-' + re.sub(r'\W', '_', kill))
