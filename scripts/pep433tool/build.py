@@ -173,25 +173,35 @@ def configure_flags(paths, configure_args=None):
     return list(paths.load_state().get('configure_args', []))
 
 
-def run_build(paths, only=None, jobs=None, configure_args=None):
-    """Implement the ``build`` subcommand; return the exit code."""
+def run_build(paths, only=None, jobs=None, configure_args=None,
+              debug=False):
+    """Implement the ``build`` subcommand; return the exit code.
+
+    With *debug*, the builds go to baseline-debug/ and patched-debug/ with
+    --with-pydebug added to the configure flags (for test --refleaks).
+    """
     deps.ensure_build_deps()
     if os.path.isdir(CCACHE_DIR):
         log.info('using ccache (%s first in PATH)', CCACHE_DIR)
     else:
         log.info('ccache not installed: building without it')
     flags = configure_flags(paths, configure_args)
+    baseline_dir, patched_dir, suffix = paths.baseline, paths.patched, ''
+    if debug:
+        flags = [*flags, *config.DEBUG_CONFIGURE_ARGS]
+        baseline_dir, patched_dir = paths.baseline_debug, paths.patched_debug
+        suffix = '-debug'
     repo = require_checkout(paths)
     if only in (None, 'baseline'):
         if not gitutil.is_repo(paths.baseline_src):
             raise PreconditionError(f'{paths.baseline_src} is missing',
                                     hint='scripts/pep433 fetch')
-        build_tree('baseline', paths.baseline_src, paths.baseline, flags,
-                   jobs)
+        build_tree('baseline' + suffix, paths.baseline_src, baseline_dir,
+                   flags, jobs)
     if only in (None, 'patched'):
         require_branch(repo)
         if gitutil.dirty_files(repo):
             log.warning('building %s with uncommitted changes', repo)
-        build_tree('patched', repo, paths.patched, flags, jobs)
+        build_tree('patched' + suffix, repo, patched_dir, flags, jobs)
     return 0
 

@@ -48,13 +48,14 @@ def _cmd_export(args, paths):
 def _cmd_build(args, paths):
     from .build import run_build
     return run_build(paths, only=args.only, jobs=args.jobs,
-                     configure_args=args.configure_args)
+                     configure_args=args.configure_args, debug=args.debug)
 
 
 def _cmd_test(args, paths):
     from .regrtest import run_tests
     return run_tests(paths, full=args.full, modes=args.mode,
-                     tests=args.tests, jobs=args.jobs)
+                     tests=args.tests, jobs=args.jobs,
+                     refleaks=args.refleaks)
 
 
 def _cmd_check(args, paths):
@@ -169,6 +170,9 @@ def build_parser():
     p.add_argument('--configure-args', metavar='ARGS',
                    help='extra configure arguments, one shell-quoted string '
                         '(used for both builds; default: none)')
+    p.add_argument('--debug', action='store_true',
+                   help='build <workdir>/baseline-debug and patched-debug '
+                        'instead, with --with-pydebug (for test --refleaks)')
 
     p = add('test', _cmd_test, 'run regrtest on the builds and compare',
             'Run the regrtest subset on the baseline build, the patched '
@@ -178,7 +182,14 @@ def build_parser():
             'baseline. Results and logs go to <workdir>/results/.')
     p.add_argument('--full', action='store_true',
                    help='also run %s' % ' '.join(config.TEST_FULL_EXTRA))
-    p.add_argument('--mode', action='append', choices=config.TEST_MODES,
+    p.add_argument('--refleaks', action='store_true',
+                   help='run regrtest -R 3:3 with the --debug builds '
+                        '(modes baseline-debug and patched-debug) on the '
+                        'test modules the series adds or changes, or on '
+                        '--tests; a reference, memory block or fd leak '
+                        'fails the module')
+    p.add_argument('--mode', action='append',
+                   choices=config.TEST_MODES + config.REFLEAK_MODES,
                    help='run only this mode (repeatable); the comparison '
                         'uses the baseline results saved earlier')
     p.add_argument('--tests', metavar='NAMES',

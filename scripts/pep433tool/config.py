@@ -42,4 +42,8 @@ TEST_FULL_EXTRA = ('test_multiprocessing_spawn',
                    'test_multiprocessing_forkserver',
                    'test_multiprocessing_fork', 'test_asyncio')
 TEST_MODES = ('baseline', 'patched', 'patched-e')
+#: --with-pydebug builds (build --debug) and the modes of test --refleaks
+DEBUG_CONFIGURE_ARGS = ('--with-pydebug',)
+REFLEAK_MODES = ('baseline-debug', 'patched-debug')
+REFLEAK_ARGS = ('-R', '3:3')
 REGRTEST_TIMEOUT = 1200

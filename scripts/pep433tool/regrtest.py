@@ -291,6 +291,23 @@ def format_report(baseline, comparisons, first_lines=8):
 
 # --- running regrtest -------------------------------------------------------
 
+def touched_tests(repo):
+    """Test modules/packages that the series adds or changes."""
+    text = gitutil.out(repo, 'diff', '--name-only', '--no-renames',
+                       config.BASE_TAG, config.BRANCH, '--', 'Lib/test/')
+    names = set()
+    for path in text.splitlines():
+        parts = path.split('/')
+        if (len(parts) == 3 and parts[2].startswith('test_')
+                and parts[2].endswith('.py')):
+            names.add(parts[2][:-3])
+        elif len(parts) > 3 and parts[2].startswith('test_'):
+            # test_asyncio/test_events.py -> test_asyncio.test_events
+            if parts[-1].startswith('test_') and parts[-1].endswith('.py'):
+                names.add('.'.join(parts[2:-1] + [parts[-1][:-3]]))
+    return sorted(names)
+
+
 def series_tests(repo):
     """Test modules/packages that the series adds under Lib/test."""
     text = gitutil.out(repo, 'diff', '--name-only', '--no-renames',
@@ -319,6 +336,10 @@ def interpreter(paths, mode):
     """(python command, source tree) of a mode."""
     if mode == 'baseline':
         return [str(paths.baseline / 'python')], paths.baseline_src
+    if mode == 'baseline-debug':
+        return [str(paths.baseline_debug / 'python')], paths.baseline_src
+    if mode == 'patched-debug':
+        return [str(paths.patched_debug / 'python')], paths.cpython
     python = [str(paths.patched / 'python')]
     if mode == 'patched-e':
         python.append('-e')
@@ -342,13 +363,14 @@ def check_cloexec_option(python, env):
             + proc.stderr.strip())
 
 
-def run_mode(paths, mode, names, jobs, tag=''):
+def run_mode(paths, mode, names, jobs, tag='', extra_args=()):
     """Run regrtest for *mode*; save <mode><tag>.xml/.log/.json; return
     the results."""
     python, src = interpreter(paths, mode)
     if not Path(python[0]).exists():
-        raise PreconditionError(f'{python[0]} does not exist',
-                                hint='scripts/pep433 build')
+        hint = ('scripts/pep433 build --debug' if mode.endswith('-debug')
+                else 'scripts/pep433 build')
+        raise PreconditionError(f'{python[0]} does not exist', hint=hint)
     tests = existing_tests(src, names)
     skipped = sorted(set(names) - set(tests))
     if skipped:
@@ -375,7 +397,7 @@ def run_mode(paths, mode, names, jobs, tag=''):
         cmd = [*python, '-m', 'test', '--junit-xml', str(xml),
                f'-j{jobs}', '-u', 'network',
                '--timeout', str(config.REGRTEST_TIMEOUT),
-               '--tempdir', str(tmp / 'regrtest'), *tests]
+               '--tempdir', str(tmp / 'regrtest'), *extra_args, *tests]
         log.info('%s: $ %s (log: %s)', mode, format_cmd(cmd), logfile)
         output = []
         with open(logfile, 'w') as f:
@@ -431,25 +453,40 @@ def select_tests(paths, full=False, tests=None):
     return names
 
 
-def run_tests(paths, full=False, modes=None, tests=None, jobs=None):
-    """Implement the ``test`` subcommand; return the exit code."""
+def run_tests(paths, full=False, modes=None, tests=None, jobs=None,
+              refleaks=False):
+    """Implement the ``test`` subcommand; return the exit code.
+
+    With *refleaks*, the debug builds run ``-R 3:3`` on the test modules the
+    series adds or changes (or *tests*), and the patched one is compared
+    with the baseline one: a leak makes regrtest fail the module.
+    """
     require_checkout(paths)
-    modes = list(dict.fromkeys(modes or config.TEST_MODES))
-    names = select_tests(paths, full, tests)
+    all_modes, extra_args, base_mode = config.TEST_MODES, (), 'baseline'
+    if refleaks:
+        all_modes, extra_args = config.REFLEAK_MODES, config.REFLEAK_ARGS
+        base_mode = 'baseline-debug'
+    modes = list(dict.fromkeys(modes or all_modes))
+    if refleaks and not tests:
+        names = touched_tests(paths.cpython)
+    else:
+        names = select_tests(paths, full, tests)
     jobs = jobs or cpu_count()
     log.info('tests: %s', ' '.join(names))
     results = {}
-    for mode in config.TEST_MODES:
+    for mode in all_modes:
         if mode in modes:
-            results[mode] = run_mode(paths, mode, names, jobs)
-    baseline = results.get('baseline') or load_saved(paths, 'baseline')
+            results[mode] = run_mode(paths, mode, names, jobs,
+                                     extra_args=extra_args)
+    baseline = results.get(base_mode) or load_saved(paths, base_mode)
     if baseline is None:
         raise PreconditionError(
             'no baseline results to compare with',
-            hint='scripts/pep433 test --mode baseline')
+            hint=f'scripts/pep433 test --mode {base_mode}'
+                 + (' --refleaks' if refleaks else ''))
     comparisons = []
     for mode, res in results.items():
-        if mode == 'baseline':
+        if mode == base_mode:
             continue
         comp = compare(mode, baseline, res)
         if comp.new and not tests_only_check(comp):
@@ -457,7 +494,8 @@ def run_tests(paths, full=False, modes=None, tests=None, jobs=None):
             log.info('%s: %d new failures; running %s again to tell a '
                      'real failure from a flaky one', mode, len(comp.new),
                      ' '.join(again))
-            confirm(comp, run_mode(paths, mode, again, jobs, tag='-rerun'))
+            confirm(comp, run_mode(paths, mode, again, jobs, tag='-rerun',
+                                   extra_args=extra_args))
         comparisons.append(comp)
     report = format_report(baseline, comparisons)
     (paths.results / 'summary.txt').write_text(report)

@@ -10,7 +10,7 @@ import pytest
 
 from pep433tool import regrtest
 
-from conftest import Project, make_base, write
+from conftest import Project, commit_all, make_base, write
 
 
 def xml(cases):
@@ -212,3 +212,16 @@ def test_confirm_keeps_what_fails_again_and_drops_flaky():
                                                'test_b (whole module)']
     assert [key for key, _ in comp.flaky] == ['test_a.T.test_flaky',
                                               'test_c (whole module)']
+
+
+def test_touched_tests(tmp_path):
+    from pep433tool.regrtest import touched_tests
+    repo = make_base(tmp_path / 'cpython')
+    write(repo, 'Lib/test/test_os.py', 'import unittest  # changed\n')
+    write(repo, 'Lib/test/test_new.py', '')
+    write(repo, 'Lib/test/test_asyncio/test_events.py', '')
+    write(repo, 'Lib/test/support/helper.py', '')
+    write(repo, 'Lib/os.py', 'changed\n')
+    commit_all(repo, 'touch tests')
+    assert touched_tests(repo) == ['test_asyncio.test_events', 'test_new',
+                                   'test_os']
