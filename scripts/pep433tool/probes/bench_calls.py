@@ -17,17 +17,20 @@ a row of the PEP's "Performances" table:
 patched interpreter (stock 3.13 always adds O_CLOEXEC to ``os.open``).
 
 The timed block is the call and the closing of what it created (for accept,
-the client end too, which the untimed preparation connected).  Preparations
-are made in batches of BATCH outside the timed block.  ``--cloexec default``
-passes no keyword; True/False pass ``cloexec=`` (which the baseline, without
-PEP 433, does not accept: there only ``default`` is allowed).  The
-benchmark's metadata records the call, the mode and the interpreter's
-default (``cloexec_default``).  pyperf is imported from PYTHONPATH, which
-pyperf passes on to its worker processes; ``-e`` is passed on explicitly.
+the client end too, which the untimed preparation connected); the
+preparations of fdcalls.CALLS are made in batches of BATCH outside it.
+``--cloexec default`` passes no keyword; True/False pass ``cloexec=`` (which
+the baseline, without PEP 433, does not accept: there only ``default`` is
+allowed).  The benchmark's metadata records the call, the mode and the
+interpreter's default (``cloexec_default``).  pyperf is imported from
+PYTHONPATH, which pyperf passes on to its worker processes; ``-e`` is passed
+on explicitly.
 """
 
 import fcntl
 import os
+import select
+import socket
 import sys
 import termios
 
@@ -40,63 +43,80 @@ import pyperf  # noqa: E402
 #: connected client each, within the listener's backlog of 64).
 BATCH = 16
 
+#: The timed statement of each call: the call and the closing of what it
+#: created.  ``{kw}`` becomes ``, cloexec=X`` (``{kw0}`` the same without
+#: the comma) or nothing, so that the keyword is a literal keyword argument:
+#: fdcalls' ``**kw`` would add the cost of building a dict to the
+#: cloexec=True/False series only.  ``state`` is what the prepare() of
+#: fdcalls.CALLS returned.
+STATEMENTS = {
+    'os.open': 'os.close(os.open(PATH, os.O_RDONLY{kw}))',
+    'open': "open(PATH, 'rb', buffering=0{kw}).close()",
+    'os.pipe': 'r, w = os.pipe({kw0}); os.close(r); os.close(w)',
+    'os.dup': 'os.close(os.dup(fx.fd{kw}))',
+    'os.dup2': 'os.dup2(fx.fd, state{kw}); os.close(state)',
+    'socket.socket': 'socket.socket({kw0}).close()',
+    'socket.socketpair': 'a, b = socket.socketpair({kw0}); a.close(); '
+                         'b.close()',
+    'socket.accept': 'conn = fx.listener.accept({kw0})[0]; conn.close(); '
+                     'state.close()',
+    'socket.dup': 'fx.listener.dup({kw0}).close()',
+    'select.epoll': 'select.epoll({kw0}).close()',
+    'socket.recv_fds': 'for fd in socket.recv_fds(fx.pair[1], 1, 1{kw})[1]: '
+                       'os.close(fd)',
+    'os.openpty': 'm, s = os.openpty({kw0}); os.close(m); os.close(s)',
+}
 
-def _pep_none(fx, state, **kw):
-    fd = os.open(PATH, os.O_RDONLY, **kw)
-    return [fd], [lambda: os.close(fd)]
+#: The PEP's table: each row makes the fd without the flag (cloexec=False,
+#: passed in every row so that the rows differ only in the flag's cost).
+PEP_ROWS = {
+    'pep.none': 'os.close(os.open(PATH, os.O_RDONLY, cloexec=False))',
+    'pep.atomic': 'os.close(os.open(PATH, os.O_RDONLY | os.O_CLOEXEC, '
+                  'cloexec=False))',
+    'pep.ioctl': 'fd = os.open(PATH, os.O_RDONLY, cloexec=False); '
+                 'fcntl.ioctl(fd, termios.FIOCLEX); os.close(fd)',
+    'pep.fcntl': 'fd = os.open(PATH, os.O_RDONLY, cloexec=False); '
+                 'fcntl.fcntl(fd, fcntl.F_SETFD, '
+                 'fcntl.fcntl(fd, fcntl.F_GETFD) | fcntl.FD_CLOEXEC); '
+                 'os.close(fd)',
+}
 
-
-def _pep_atomic(fx, state, **kw):
-    fd = os.open(PATH, os.O_RDONLY | os.O_CLOEXEC, **kw)
-    return [fd], [lambda: os.close(fd)]
-
-
-def _pep_ioctl(fx, state, **kw):
-    fd = os.open(PATH, os.O_RDONLY, **kw)
-    fcntl.ioctl(fd, termios.FIOCLEX)
-    return [fd], [lambda: os.close(fd)]
-
-
-def _pep_fcntl(fx, state, **kw):
-    fd = os.open(PATH, os.O_RDONLY, **kw)
-    flags = fcntl.fcntl(fd, fcntl.F_GETFD)
-    fcntl.fcntl(fd, fcntl.F_SETFD, flags | fcntl.FD_CLOEXEC)
-    return [fd], [lambda: os.close(fd)]
+NAMES = list(STATEMENTS) + list(PEP_ROWS)
 
 
 def _nothing(fx):
     return None
 
 
-#: The PEP's table: each row makes the fd without the flag (cloexec=False).
-PEP_ROWS = {
-    'pep.none': _pep_none,
-    'pep.atomic': _pep_atomic,
-    'pep.ioctl': _pep_ioctl,
-    'pep.fcntl': _pep_fcntl,
-}
-
-NAMES = list(CALLS) + list(PEP_ROWS)
+def make_call(statement):
+    """A function ``call(fx, state)`` that runs *statement*."""
+    namespace = {'os': os, 'socket': socket, 'select': select,
+                 'fcntl': fcntl, 'termios': termios, 'PATH': PATH}
+    exec(f'def call(fx, state):\n    {statement}\n', namespace)
+    return namespace['call']
 
 
-def call_and_kwargs(name, mode):
-    """(prepare, call, kwargs) for call *name* in *mode*."""
+def call_of(name, mode):
+    """(prepare, call) for call *name* in *mode*."""
     if name in PEP_ROWS:
         if not HAVE_PEP433:
             raise SystemExit(f'{name} needs a PEP 433 interpreter '
                              '(cloexec=False)')
-        return _nothing, PEP_ROWS[name], {'cloexec': False}
-    prepare, call, _, _ = CALLS[name]
+        return _nothing, make_call(PEP_ROWS[name])
     if mode == 'default':
-        return prepare, call, {}
-    if not HAVE_PEP433:
+        kw = kw0 = ''
+    elif not HAVE_PEP433:
         raise SystemExit(f'--cloexec {mode} needs a PEP 433 interpreter')
-    return prepare, call, {'cloexec': mode == 'True'}
+    else:
+        kw0 = f'cloexec={mode}'
+        kw = ', ' + kw0
+    prepare = CALLS[name][0]
+    return prepare, make_call(STATEMENTS[name].format(kw=kw, kw0=kw0))
 
 
 def time_func(loops, name, mode):
     """Make *loops* calls of *name*; return the time spent in them."""
-    prepare, call, kwargs = call_and_kwargs(name, mode)
+    prepare, call = call_of(name, mode)
     perf_counter = pyperf.perf_counter
     fx = Fixture()
     total = 0.0
@@ -106,9 +126,7 @@ def time_func(loops, name, mode):
             states = [prepare(fx) for _ in range(min(BATCH, loops - done))]
             t0 = perf_counter()
             for state in states:
-                fds, closers = call(fx, state, **kwargs)
-                for close in closers:
-                    close()
+                call(fx, state)
             total += perf_counter() - t0
             done += len(states)
     finally:
