@@ -45,5 +45,8 @@ TEST_MODES = ('baseline', 'patched', 'patched-e')
 #: --with-pydebug builds (build --debug) and the modes of test --refleaks
 DEBUG_CONFIGURE_ARGS = ('--with-pydebug',)
 REFLEAK_MODES = ('baseline-debug', 'patched-debug')
-REFLEAK_ARGS = ('-R', '3:3')
+#: regrtest stops hunting leaks in a module at its first failure, so the
+#: test that fails on this kind of machine whatever the build (no VSOCK
+#: device) is left out, or test_socket would never be checked for leaks.
+REFLEAK_ARGS = ('-R', '3:3', '-i', '*VSOCK*')
 REGRTEST_TIMEOUT = 1200

@@ -327,9 +327,13 @@ def series_tests(repo):
 def existing_tests(src, names):
     """The names of *names* that exist in the source tree *src*."""
     testdir = Path(src) / 'Lib' / 'test'
-    return [name for name in names
-            if (testdir / f'{name}.py').is_file()
-            or (testdir / name / '__init__.py').is_file()]
+    found = []
+    for name in names:
+        path = testdir.joinpath(*name.split('.'))  # test_asyncio.test_events
+        if (path.with_suffix('.py').is_file()
+                or (path / '__init__.py').is_file()):
+            found.append(name)
+    return found
 
 
 def interpreter(paths, mode):

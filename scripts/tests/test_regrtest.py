@@ -225,3 +225,15 @@ def test_touched_tests(tmp_path):
     commit_all(repo, 'touch tests')
     assert touched_tests(repo) == ['test_asyncio.test_events', 'test_new',
                                    'test_os']
+
+
+def test_existing_tests_knows_package_members(tmp_path):
+    from pep433tool.regrtest import existing_tests
+    write(tmp_path, 'Lib/test/test_os.py', '')
+    write(tmp_path, 'Lib/test/test_asyncio/__init__.py', '')
+    write(tmp_path, 'Lib/test/test_asyncio/test_events.py', '')
+    assert existing_tests(tmp_path, ['test_os', 'test_asyncio',
+                                     'test_asyncio.test_events',
+                                     'test_asyncio.test_nothing',
+                                     'test_gone']) == [
+        'test_os', 'test_asyncio', 'test_asyncio.test_events']
