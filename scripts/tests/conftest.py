@@ -150,3 +150,32 @@ def exported(tmp_path):
     make_series_commits(proj.cpython)
     assert proj.run('export') == 0
     return proj
+
+
+# --- the slow tests: one real ``scripts/pep433 all --full`` per session ------
+
+SCRIPT = SCRIPTS / 'pep433'
+WORKDIR = Path(ORIGINAL_WORKDIR or SCRIPTS.parent / 'build')
+
+
+def run_tool(*args, **kwargs):
+    """Run a command with the real work dir and no PYTHON*/PEP433_* vars."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(('PYTHON', 'PEP433_'))}
+    env['PEP433_WORKDIR'] = str(WORKDIR)
+    return subprocess.run([str(a) for a in args], env=env, text=True,
+                          **kwargs)
+
+
+@pytest.fixture(scope='session')
+def all_run():
+    """Run ``scripts/pep433 all --full`` once; return its CompletedProcess.
+
+    It fetches CPython 3.13.5, applies the series, builds both interpreters
+    and runs the full regrtest tier in the three modes (about 20 minutes on
+    two cores the first time, less with the builds and ccache warm).
+    """
+    proc = run_tool(sys.executable, SCRIPT, 'all', '--full',
+                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    print(proc.stdout[-20000:])
+    return proc

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ORIGINAL_WORKDIR
+from conftest import WORKDIR
 from pep433tool import bench, cli, syscalls
 from pep433tool.errors import EXIT_PRECONDITION
 
@@ -251,12 +251,12 @@ def test_missing_builds_exit_3_with_the_hint(tmp_path, caplog):
 
 
 @pytest.mark.slow
-def test_quick_micro_run_on_the_builds(tmp_path):
+def test_quick_micro_run_on_the_builds(tmp_path, all_run):
     """A tiny real run (1 round, no pyperformance) on the real builds."""
-    workdir = Path(ORIGINAL_WORKDIR or
-                   Path(__file__).resolve().parents[2] / 'build')
+    workdir = WORKDIR
     if not (workdir / 'patched' / 'python').exists():
-        pytest.skip('no builds in ' + str(workdir))
+        pytest.fail('no builds in ' + str(workdir) + ':\n'
+                    + all_run.stdout[-3000:])
     os.environ.pop('PEP433_WORKDIR', None)
     out = tmp_path / 'out'
     plan = bench.Plan(rounds=1, values=1, min_time=0.005,

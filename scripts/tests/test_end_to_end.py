@@ -1,46 +1,24 @@
 """The slow end-to-end tests: ``scripts/pep433 all`` on the real work dir.
 
-The module fixture fetches CPython 3.13.5, applies the series, builds both
-interpreters (a few minutes on two cores) and runs the full regrtest tier
-(the subset plus multiprocessing and asyncio, about 12 minutes), once;
-the tests then check what it produced and what the patched interpreter does.
-The work directory is $PEP433_WORKDIR, or <repo>/build.
+The session fixture ``all_run`` (conftest.py) fetches CPython 3.13.5,
+applies the series, builds both interpreters and runs the full regrtest tier
+(the subset plus multiprocessing and asyncio), once; the tests here check
+what it produced and what the patched interpreter does.  The work directory
+is $PEP433_WORKDIR, or <repo>/build.
 """
 
 import json
-import os
 import shutil
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import ORIGINAL_WORKDIR
+from conftest import SCRIPT, WORKDIR, run_tool as run
 from pep433tool import syscalls
 
-SCRIPT = Path(__file__).resolve().parent.parent / 'pep433'
 PROBES = SCRIPT.parent / 'pep433tool' / 'probes'
-WORKDIR = Path(ORIGINAL_WORKDIR or SCRIPT.parent.parent / 'build')
 
 pytestmark = pytest.mark.slow
-
-
-def run(*args, **kwargs):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(('PYTHON', 'PEP433_'))}
-    env['PEP433_WORKDIR'] = str(WORKDIR)
-    return subprocess.run([str(a) for a in args], env=env, text=True,
-                          **kwargs)
-
-
-@pytest.fixture(scope='module')
-def all_run():
-    """Run ``scripts/pep433 all --full`` once; return its CompletedProcess."""
-    proc = run(sys.executable, SCRIPT, 'all', '--full',
-               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    print(proc.stdout[-20000:])
-    return proc
 
 
 @pytest.fixture(scope='module')
