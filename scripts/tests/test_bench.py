@@ -7,7 +7,6 @@ real measurement on the builds of $PEP433_WORKDIR.
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 
