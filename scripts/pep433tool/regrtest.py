@@ -291,36 +291,38 @@ def format_report(baseline, comparisons, first_lines=8):
 
 # --- running regrtest -------------------------------------------------------
 
-def touched_tests(repo):
-    """Test modules/packages that the series adds or changes."""
-    text = gitutil.out(repo, 'diff', '--name-only', '--no-renames',
-                       config.BASE_TAG, config.BRANCH, '--', 'Lib/test/')
-    names = set()
+def _changed_tests(repo, diff_filter=None):
+    """Paths under Lib/test/ of the test files the series changes, split
+    after Lib/test/ (e.g. ['test_os.py'], ['test_asyncio', 'test_events.py'])."""
+    args = ['diff', '--name-only', '--no-renames']
+    if diff_filter:
+        args.append(f'--diff-filter={diff_filter}')
+    text = gitutil.out(repo, *args, config.BASE_TAG, config.BRANCH,
+                       '--', 'Lib/test/')
     for path in text.splitlines():
-        parts = path.split('/')
-        if (len(parts) == 3 and parts[2].startswith('test_')
-                and parts[2].endswith('.py')):
-            names.add(parts[2][:-3])
-        elif len(parts) > 3 and parts[2].startswith('test_'):
-            # test_asyncio/test_events.py -> test_asyncio.test_events
-            if parts[-1].startswith('test_') and parts[-1].endswith('.py'):
-                names.add('.'.join(parts[2:-1] + [parts[-1][:-3]]))
+        parts = path.split('/')[2:]
+        if parts and parts[0].startswith('test_'):
+            yield parts
+
+
+def touched_tests(repo):
+    """Test modules (package members by dotted name) the series adds or
+    changes: test_os, test_asyncio.test_events..."""
+    names = set()
+    for parts in _changed_tests(repo):
+        if parts[-1].startswith('test_') and parts[-1].endswith('.py'):
+            names.add('.'.join(parts[:-1] + [parts[-1][:-3]]))
     return sorted(names)
 
 
 def series_tests(repo):
     """Test modules/packages that the series adds under Lib/test."""
-    text = gitutil.out(repo, 'diff', '--name-only', '--no-renames',
-                       '--diff-filter=A', config.BASE_TAG, config.BRANCH,
-                       '--', 'Lib/test/')
     names = set()
-    for path in text.splitlines():
-        parts = path.split('/')
-        if (len(parts) == 3 and parts[2].startswith('test_')
-                and parts[2].endswith('.py')):
-            names.add(parts[2][:-3])
-        elif len(parts) > 3 and parts[2].startswith('test_'):
-            names.add(parts[2])
+    for parts in _changed_tests(repo, diff_filter='A'):
+        if len(parts) == 1 and parts[0].endswith('.py'):
+            names.add(parts[0][:-3])
+        elif len(parts) > 1:
+            names.add(parts[0])
     return sorted(names)
 
 
