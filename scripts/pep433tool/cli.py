@@ -87,7 +87,8 @@ def _cmd_bench(args, paths):
                       if b]
     return run_bench(paths, quick=args.quick, output=args.output,
                      pyperformance=not args.no_pyperformance,
-                     benchmarks=benchmarks, seed=args.seed)
+                     benchmarks=benchmarks, seed=args.seed,
+                     instructions=not args.no_instructions)
 
 
 def _cmd_selftest(args, paths):
@@ -242,14 +243,15 @@ def build_parser():
             'ratios to the baseline with their interquartile range; (2) the '
             'PEP\'s table: os.open with no flag, O_CLOEXEC, ioctl(FIOCLEX) '
             'or fcntl after; (3) system calls per call counted with strace; '
-            '(4) pyperformance, baseline vs patched, with pyperf compare_to '
-            'and the geometric mean. Writes the pyperf JSON files, '
+            '(4) user-space instructions per call counted with valgrind\'s '
+            'callgrind; (5) pyperformance, baseline vs patched, with pyperf '
+            'compare_to and the geometric mean. Writes the pyperf JSON files, '
             'report.md (the tables and "target missed:" lines) and '
             'ratios.png into the output folder. pyperf, pyperformance and '
             'matplotlib are installed into <workdir>/venv from '
             'scripts/requirements-dev.txt. A missed target is reported, '
             'not an error (exit 0). The full run should take about 20 '
-            'minutes on 2 cores (--quick: 2.5); run it on a quiet machine '
+            'minutes on 2 cores (--quick: 5); run it on a quiet machine '
             '(load average below ~0.5).')
     p.add_argument('--quick', action='store_true',
                    help='a few minutes: 3 rounds of 2 values, pyperformance '
@@ -261,6 +263,9 @@ def build_parser():
     p.add_argument('--no-pyperformance', action='store_true',
                    help='skip pyperformance (micro-benchmarks and system '
                         'calls only)')
+    p.add_argument('--no-instructions', action='store_true',
+                   help='skip the instruction counts (callgrind, about 2.5 '
+                        'minutes)')
     p.add_argument('--benchmarks', '-b', metavar='LIST',
                    help='pyperformance benchmarks, comma-separated '
                         '(default: the list in the README)')

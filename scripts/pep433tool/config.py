@@ -31,7 +31,7 @@ BUG_TRAILER = 'Bug: bpo-17036'
 BUILD_DEPS = ('build-essential', 'pkg-config', 'libssl-dev', 'libffi-dev',
               'zlib1g-dev', 'libbz2-dev', 'liblzma-dev', 'libsqlite3-dev',
               'libreadline-dev', 'libncurses-dev', 'uuid-dev')
-TOOL_DEPS = ('ccache', 'strace', 'xz-utils')
+TOOL_DEPS = ('ccache', 'strace', 'valgrind', 'xz-utils')
 
 TEST_SUBSET = ('test_os', 'test_posix', 'test_socket', 'test_select',
                'test_epoll', 'test_subprocess', 'test_tempfile',

@@ -110,11 +110,12 @@ def test_micro_targets_and_table():
                                       'q3': 1.02},
              ('os.open', 'patched-e'): {'time': 1, 'median': 1.05,
                                         'q1': 1.04, 'q3': 1.06}}
-    held, missed = bench.micro_targets(micro, calls=['os.open'])
+    held, missed, faster = bench.micro_targets(micro, calls=['os.open'])
     assert held == ['micro-benchmarks, patched (default False): median '
                     'ratio within 1.00 +- 0.02']
     assert missed == ['micro-benchmarks, patched -e: median ratio within '
                       '1.00 +- 0.02: os.open 1.050']
+    assert faster == []
     counts = {('os.open', 'baseline'): ['openat'],
               ('os.open', 'patched-e'): ['openat', 'fcntl']}
     assert bench.micro_targets(micro, ['os.open'], counts)[1] == [
@@ -122,7 +123,62 @@ def test_micro_targets_and_table():
         'os.open 1.050 (system calls: +fcntl)']
     table = bench.micro_table(micro, calls=['os.open'])
     assert table[2] == ('| `os.open` | 4.00 us | 1.010 [1.000-1.020] | '
-                        '1.050 [1.040-1.060] | n/a | n/a |')
+                        '1.050 [1.040-1.060] | n/a | n/a | n/a |')
+
+
+def test_faster_with_other_system_calls_is_neither_held_nor_missed():
+    micro = {('os.dup', 'patched'): {'median': 0.93, 'q1': 0.92,
+                                     'q3': 0.94},
+             ('os.open', 'patched'): {'median': 0.95, 'q1': 0.94,
+                                      'q3': 0.96}}
+    counts = {('os.dup', 'baseline'): ['fcntl'],
+              ('os.dup', 'patched'): ['dup'],
+              ('os.open', 'baseline'): ['openat'],
+              ('os.open', 'patched'): ['openat']}
+    held, missed, faster = bench.micro_targets(micro, ['os.dup'], counts)
+    assert faster == ['micro-benchmarks, patched (default False): faster '
+                      'than the band, with other system calls than stock: '
+                      'os.dup 0.930 (system calls: +dup -fcntl)']
+    assert not any('patched (default False)' in m for m in missed)
+    assert not any('patched (default False)' in h for h in held)
+    # the same work done faster is outside the band: missed
+    held, missed, faster = bench.micro_targets(micro, ['os.open'], counts)
+    assert faster == []
+    assert missed == ['micro-benchmarks, patched (default False): median '
+                      'ratio within 1.00 +- 0.02: os.open 0.950 (same '
+                      'system calls)']
+
+
+def test_like_for_like_reference_judges_the_pair():
+    per_round = {('os.dup2', 'baseline'): {0: [1.0], 1: [1.0]},
+                 ('os.dup2', 'patched-e'): {0: [1.05], 1: [1.06]},
+                 ('os.dup2', 'baseline-noninheritable'): {0: [1.04],
+                                                          1: [1.05]}}
+    micro = bench.ratio_stats(per_round, 'baseline')
+    like = bench.like_stats(per_round)
+    entry = like['os.dup2', 'patched-e']
+    assert entry['reference'] == 'baseline-noninheritable'
+    assert entry['median'] == pytest.approx((1.05 / 1.04 + 1.06 / 1.05) / 2)
+    counts = {('os.dup2', 'baseline'): ['dup2'],
+              ('os.dup2', 'patched-e'): ['dup3']}
+    # against the baseline's dup2() it would miss (1.055); against stock's
+    # own close-on-exec dup2() (dup3) it holds
+    assert micro['os.dup2', 'patched-e']['median'] > 1.05
+    held, missed, faster = bench.micro_targets(micro, ['os.dup2'], counts,
+                                               like)
+    assert 'micro-benchmarks, patched -e: median ratio within 1.00 +- 0.02' \
+        in held
+    assert missed == [] and faster == []
+    # a like-for-like pair outside the band is missed, and says against what
+    slow = {k: dict(v, median=1.03) for k, v in like.items()}
+    missed = bench.micro_targets(micro, ['os.dup2'], counts, slow)[1]
+    assert missed == ['micro-benchmarks, patched -e: median ratio within '
+                      '1.00 +- 0.02: os.dup2 1.030 (against baseline '
+                      'inheritable=False)']
+    assert bench.like_lines(like)[1].startswith(
+        '- `os.dup2`, patched -e against baseline inheritable=False (both '
+        'make a close-on-exec fd with the same system call): 1.')
+    assert bench.like_stats({}) == {}
 
 
 def trace_log(calls):
@@ -188,14 +244,20 @@ def fake_results():
                           'rows': {'nbody': {'reference': 0.1,
                                              'changed': 0.1, 'ratio': 1.0}},
                           'geomean': 1.0, 'compare_to': 'table\n'},
-        'targets': {'held': ['a'], 'missed': ['b']},
+        'like': {('os.dup2', 'patched-e'): {
+            'median': 1.0, 'q1': 0.99, 'q3': 1.01,
+            'reference': 'baseline-noninheritable'}},
+        'targets': {'held': ['a'], 'missed': ['b'], 'faster': ['c']},
         'series': [[s.name, s.title] for s in bench.SERIES],
     }
 
 
 def test_report_shows_targets_and_tables():
     report = bench.render_report(fake_results())
-    assert '- target missed: b\n- target held: a\n' in report
+    assert ('- target missed: b\n- other work, not comparable: c\n'
+            '- target held: a\n') in report
+    assert '`os.dup2`, patched -e against baseline inheritable=False' in \
+        report
     assert '| `os.open` | 4.00 us | 1.000 [0.990-1.010] |' in report
     assert '| no flag (cloexec=False) | 4.00 us |' in report
     assert '| `os.open` | 1 | n/a |' in report
@@ -221,12 +283,41 @@ def test_cli_arguments(monkeypatch, tmp_path):
     monkeypatch.setattr(bench, 'run_bench', fake_run_bench)
     assert cli.main(['--workdir', str(tmp_path), 'bench', '--quick',
                      '--no-pyperformance', '--output', 'out',
-                     '--benchmarks', 'nbody, asyncio_tcp']) == 0
+                     '--benchmarks', 'nbody, asyncio_tcp',
+                     '--no-instructions']) == 0
     assert seen == {'quick': True, 'output': 'out', 'pyperformance': False,
-                    'benchmarks': ['nbody', 'asyncio_tcp'], 'seed': None}
+                    'benchmarks': ['nbody', 'asyncio_tcp'], 'seed': None,
+                    'instructions': False}
     assert cli.main(['--workdir', str(tmp_path), 'bench']) == 0
     assert seen['quick'] is False and seen['benchmarks'] is None
+    assert seen['instructions'] is True
     assert cli.main(['bench', '--frobnicate']) == 2
+
+
+def test_instruction_counts_parse_and_table():
+    stderr = ('==12== Callgrind, a call-graph generating cache profiler\n'
+              '==12== Events    : Ir\n==12== Collected : 281787438\n'
+              '==12== \n==12== I   refs:      281,787,438\n')
+    assert bench.collected_instructions(stderr) == 281787438
+    with pytest.raises(bench.ExternalError, match='Collected'):
+        bench.collected_instructions('valgrind: bad option\n')
+    counts = {('os.open', 'baseline'): 4232.0,
+              ('os.open', 'patched'): 4238.0,
+              ('os.open', 'patched-e'): 4190.0,
+              ('os.pipe', 'patched'): 1.0}
+    table = bench.instruction_table(counts, ['os.open', 'os.pipe'])
+    assert table[0] == ('| call | baseline (3.13.5) | patched (default '
+                        'False) | patched -e | patched (default False) - '
+                        'baseline | patched -e - baseline |')
+    assert table[2] == ('| `os.open` | 4232 | 4238 | 4190 | +6 (+0.1%) | '
+                        '-42 (-1.0%) |')
+    assert len(table) == 3      # no baseline count for os.pipe: no row
+    results = dict(fake_results(), instructions=counts)
+    report = bench.render_report(results)
+    assert '## Instructions per call (callgrind)' in report
+    assert '| `os.open` | 4232 | 4238 |' in report
+    assert '## Instructions per call' not in bench.render_report(
+        fake_results())
 
 
 def test_compare_to_keeps_the_table_of_all_benchmarks():
@@ -267,9 +358,19 @@ def test_quick_micro_run_on_the_builds(tmp_path, all_run):
     b.prepare()
     counts = b.run_syscalls()
     assert counts['os.open', 'baseline'] == ['openat']
-    micro, pep = b.run_micro()
+    micro, like, pep = b.run_micro()
     assert set(micro) >= {(c, s.name) for c in bench.MICRO_CALLS
-                          for s in bench.SERIES}
+                          for s in bench.SERIES if s.runs(c)}
+    assert ('socket.socket', 'baseline-noninheritable') not in micro
+    assert set(like) == set(bench.LIKE_FOR_LIKE)
+    # instructions: exact, so the same run twice gives the same count
+    calls = ('os.open',)
+    first = b.run_instructions(calls, loops=(10, 30))
+    again = b.run_instructions(calls, loops=(10, 30))
+    assert first == again
+    assert set(first) == {('os.open', s) for s in bench.INSTR_SERIES}
+    # an os.open() + close costs a few thousand instructions, not zero
+    assert all(1000 < n < 50000 for n in first.values()), first
     assert pep['pep.none']['median'] == 1.0
     assert json.loads((out / 'micro-patched-e.json').read_text())[
         'metadata']['cloexec_default'] == 'True'

@@ -2,7 +2,9 @@
 
 Usage (pyperf's options follow, e.g. ``-o FILE.json -p 1 -n 3 -l LOOPS``)::
 
-    python [-e] bench_calls.py --name NAME [--cloexec {default,True,False}]
+    python [-e] bench_calls.py --name NAME [--cloexec MODE]
+
+MODE is default, True, False or noninheritable.
 
 NAME is a call of fdcalls.CALLS (``os.open``, ``open``, ``os.pipe``, ...) or
 a row of the PEP's "Performances" table:
@@ -20,9 +22,12 @@ The timed block is the call and the closing of what it created (for accept,
 the client end too, which the untimed preparation connected); the
 preparations of fdcalls.CALLS are made in batches of BATCH outside it.
 ``--cloexec default`` passes no keyword; True/False pass ``cloexec=`` (which
-the baseline, without PEP 433, does not accept: there only ``default`` is
-allowed).  The benchmark's metadata records the call, the mode and the
-interpreter's default (``cloexec_default``).  pyperf is imported from
+the baseline, without PEP 433, does not accept); ``noninheritable`` asks for
+a close-on-exec fd the way stock 3.13 can, for the calls of STOCK_CLOEXEC
+only (``os.dup2(fd, fd2, False)``: positionally, so that it does not pay
+for a keyword argument), on either interpreter.  The benchmark's metadata
+records the call, the mode and the interpreter's default
+(``cloexec_default``).  pyperf is imported from
 PYTHONPATH, which pyperf passes on to its worker processes; ``-e`` is passed
 on explicitly.
 """
@@ -81,6 +86,13 @@ PEP_ROWS = {
                  'os.close(fd)',
 }
 
+#: The calls that stock 3.13 makes inheritable by default but can make
+#: close-on-exec with the same system call as PEP 433's cloexec=True: the
+#: like-for-like reference of ``-e`` (``--cloexec noninheritable``).
+STOCK_CLOEXEC = {
+    'os.dup2': 'os.dup2(fx.fd, state, False); os.close(state)',
+}
+
 NAMES = list(STATEMENTS) + list(PEP_ROWS)
 
 
@@ -103,6 +115,11 @@ def call_of(name, mode):
             raise SystemExit(f'{name} needs a PEP 433 interpreter '
                              '(cloexec=False)')
         return _nothing, make_call(PEP_ROWS[name])
+    if mode == 'noninheritable':
+        if name not in STOCK_CLOEXEC:
+            raise SystemExit(f'--cloexec noninheritable: {name} has no '
+                             'stock way to ask for close-on-exec')
+        return CALLS[name][0], make_call(STOCK_CLOEXEC[name])
     if mode == 'default':
         kw = kw0 = ''
     elif not HAVE_PEP433:
@@ -147,7 +164,8 @@ def main():
                            program_args=program_args)
     runner.argparser.add_argument('--name', required=True, choices=NAMES)
     runner.argparser.add_argument('--cloexec', default='default',
-                                  choices=('default', 'True', 'False'))
+                                  choices=('default', 'True', 'False',
+                                           'noninheritable'))
     args = runner.parse_args()
     default = sys.getdefaultcloexec() if HAVE_PEP433 else None
     runner.bench_time_func(
