@@ -93,6 +93,13 @@ SERIES = (
     Series('baseline-noninheritable', 'baseline', mode='noninheritable',
            label='baseline inheritable=False', calls=('os.dup2',)),
 )
+#: Control: a call that the series does not change (no fd is made), run on
+#: the baseline, patched and patched -e.  Its ratio is what two builds of
+#: the same code differ by (code layout, alignment): the floor under every
+#: other ratio.  It has no target.
+CONTROL_CALLS = ('os.fstat',)
+CONTROL_SERIES = ('baseline', 'patched', 'patched-e')
+
 #: The series whose ratio to the baseline has a target (1.00 +- 0.02).
 TARGET_SERIES = ('patched', 'patched-e')
 #: Like for like: where stock's default makes the fd with the other flag
@@ -446,6 +453,8 @@ class Bench:
         """Micro-benchmarks and the PEP table, interleaved; return stats."""
         jobs = [(name, s) for name in MICRO_CALLS for s in SERIES
                 if s.runs(name)]
+        jobs += [(name, s) for name in CONTROL_CALLS for s in SERIES
+                 if s.name in CONTROL_SERIES]
         jobs += [(name, PEP_SERIES) for name, _ in PEP_ROWS]
         log.info('micro-benchmarks: %d calls x %d series (and %d '
                  'like-for-like) + the PEP table (%d rows), %d rounds of %d '
@@ -455,7 +464,7 @@ class Bench:
                  self.plan.rounds, len(jobs))
         log.info('calibrating the loop counts')
         loops = self.calibrate(
-            [(name, SERIES[0]) for name in MICRO_CALLS]
+            [(name, SERIES[0]) for name in MICRO_CALLS + CONTROL_CALLS]
             + [(name, PEP_SERIES) for name, _ in PEP_ROWS])
         per_round = {}
         files = {}
@@ -757,6 +766,8 @@ def micro_table(micro, calls=MICRO_CALLS):
              '|---|---:|' + '---:|' * len(others)]
     for call in calls:
         base = micro.get((call, REFERENCE))
+        if base is None:
+            continue
         cells = [fmt_ratio(micro.get((call, s.name))) for s in others]
         lines.append(f'| `{call}` | '
                      f'{fmt_time(base["time"]) if base else "n/a"} | '
@@ -856,8 +867,14 @@ def render_report(results):
                 '[interquartile range]. Target: patched and patched -e within '
                 f'1.00 +- {MICRO_TOLERANCE:.2f}. `socket.accept` includes '
                 'closing the client end.', '']
-        out += micro_table(results['micro'])
+        out += micro_table(results['micro'], MICRO_CALLS + CONTROL_CALLS)
         out.append('')
+        if any((c, REFERENCE) in results['micro'] for c in CONTROL_CALLS):
+            out += [f'`{", ".join(CONTROL_CALLS)}` is the control: a call '
+                    'the series does not change, no fd made. Its ratio is '
+                    'what two builds of the same code differ by (code '
+                    'layout), the floor under the other ratios; no target.',
+                    '']
         out += like_lines(results.get('like') or {})
     if results.get('pep'):
         out += ['## The PEP\'s table, today', '',

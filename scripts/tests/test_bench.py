@@ -235,7 +235,10 @@ def fake_results():
         'plan': {'rounds': 3, 'values': 2},
         'micro': {('os.open', 'baseline'): {'time': 4e-6},
                   ('os.open', 'patched'): {'time': 4e-6, 'median': 1.0,
-                                           'q1': 0.99, 'q3': 1.01}},
+                                           'q1': 0.99, 'q3': 1.01},
+                  ('os.fstat', 'baseline'): {'time': 5e-7},
+                  ('os.fstat', 'patched'): {'time': 5e-7, 'median': 1.03,
+                                            'q1': 1.02, 'q3': 1.04}},
         'pep': {'pep.none': {'time': 4e-6, 'median': 1.0, 'q1': 1.0,
                              'q3': 1.0}},
         'syscalls': {('os.open', 'baseline'): ['openat']},
@@ -259,6 +262,12 @@ def test_report_shows_targets_and_tables():
     assert '`os.dup2`, patched -e against baseline inheritable=False' in \
         report
     assert '| `os.open` | 4.00 us | 1.000 [0.990-1.010] |' in report
+    # the control is shown, said to be one, and is no target
+    assert '| `os.fstat` | 0.50 us | 1.030 [1.020-1.040] |' in report
+    assert '`os.fstat` is the control' in report
+    assert '| `os.pipe` |' not in report      # no data, no row
+    micro = fake_results()['micro']
+    assert bench.micro_targets(micro)[1] == []
     assert '| no flag (cloexec=False) | 4.00 us |' in report
     assert '| `os.open` | 1 | n/a |' in report
     assert '| **geometric mean** | | | **1.0000** |' in report
@@ -362,6 +371,8 @@ def test_quick_micro_run_on_the_builds(tmp_path, all_run):
     assert set(micro) >= {(c, s.name) for c in bench.MICRO_CALLS
                           for s in bench.SERIES if s.runs(c)}
     assert ('socket.socket', 'baseline-noninheritable') not in micro
+    assert {('os.fstat', s) for s in bench.CONTROL_SERIES} <= set(micro)
+    assert ('os.fstat', 'patched-True') not in micro
     assert set(like) == set(bench.LIKE_FOR_LIKE)
     # instructions: exact, so the same run twice gives the same count
     calls = ('os.open',)

@@ -6,8 +6,9 @@ Usage (pyperf's options follow, e.g. ``-o FILE.json -p 1 -n 3 -l LOOPS``)::
 
 MODE is default, True, False or noninheritable.
 
-NAME is a call of fdcalls.CALLS (``os.open``, ``open``, ``os.pipe``, ...) or
-a row of the PEP's "Performances" table:
+NAME is a call of fdcalls.CALLS (``os.open``, ``open``, ``os.pipe``, ...),
+the control ``os.fstat`` (a call the series does not change), or a row of
+the PEP's "Performances" table:
 
 * ``pep.none``: ``os.open()`` without the close-on-exec flag;
 * ``pep.atomic``: ``os.open(..., O_RDONLY | O_CLOEXEC)``;
@@ -70,6 +71,8 @@ STATEMENTS = {
     'socket.recv_fds': 'for fd in socket.recv_fds(fx.pair[1], 1, 1{kw})[1]: '
                        'os.close(fd)',
     'os.openpty': 'm, s = os.openpty({kw0}); os.close(m); os.close(s)',
+    # control: no fd made, code the series does not change (default only)
+    'os.fstat': 'os.fstat(fx.fd)',
 }
 
 #: The PEP's table: each row makes the fd without the flag (cloexec=False,
@@ -127,7 +130,7 @@ def call_of(name, mode):
     else:
         kw0 = f'cloexec={mode}'
         kw = ', ' + kw0
-    prepare = CALLS[name][0]
+    prepare = CALLS[name][0] if name in CALLS else _nothing
     return prepare, make_call(STATEMENTS[name].format(kw=kw, kw0=kw0))
 
 
