@@ -780,7 +780,7 @@ def like_lines(like):
     if not like:
         return []
     titles = {s.name: s.title for s in SERIES}
-    out = ['Like for like (the target compares these): ']
+    out = ['Like for like (the target compares these):']
     for (call, series), entry in like.items():
         out.append(f'- `{call}`, {titles[series]} against '
                    f'{titles[entry["reference"]]} (both make a close-on-exec '
