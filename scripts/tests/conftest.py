@@ -1,8 +1,10 @@
 """Shared fixtures: a small fake CPython repository and a project tree."""
 
+import io
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -142,14 +144,42 @@ def project(tmp_path):
     return Project(tmp_path / 'p1')
 
 
+def exported_project(tmp_path, make_commits):
+    """A project whose patches/ was exported from the commits that
+    *make_commits* adds to a fake base."""
+    proj = Project(tmp_path / 'p1')
+    make_base(proj.cpython)
+    make_commits(proj.cpython)
+    assert proj.run('export') == 0
+    return proj
+
+
 @pytest.fixture
 def exported(tmp_path):
     """A project whose patches/ was exported from two commits."""
-    proj = Project(tmp_path / 'p1')
-    make_base(proj.cpython)
-    make_series_commits(proj.cpython)
-    assert proj.run('export') == 0
-    return proj
+    return exported_project(tmp_path, make_series_commits)
+
+
+def fake_source(tmp_path, configure_text):
+    """A source directory whose ``configure`` is the shell script
+    *configure_text* (``{src}`` in it becomes the directory)."""
+    src = tmp_path / 'src'
+    src.mkdir()
+    configure = src / 'configure'
+    configure.write_text(configure_text.format(src=src))
+    configure.chmod(0o755)
+    return src
+
+
+def write_tarball(path, top, files):
+    """Write *files* ({name: text}) under *top*/ into the .tar.xz *path*."""
+    with tarfile.open(path, 'w:xz') as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f'{top}/{name}')
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
 
 
 # --- the slow tests: one real ``scripts/pep433 all --full`` per session ------

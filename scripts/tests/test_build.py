@@ -1,10 +1,10 @@
 """build: configure stamp, incrementality, failures, dependency check."""
 
 import os
-import stat
 
 import pytest
 
+from conftest import fake_source
 from pep433tool import build, deps
 from pep433tool.errors import ExternalError, PreconditionError
 
@@ -21,12 +21,7 @@ EOT
 
 @pytest.fixture
 def src(tmp_path):
-    src = tmp_path / 'src'
-    src.mkdir()
-    configure = src / 'configure'
-    configure.write_text(CONFIGURE.format(src=src))
-    configure.chmod(configure.stat().st_mode | stat.S_IXUSR)
-    return src
+    return fake_source(tmp_path, CONFIGURE)
 
 
 def runs(src):

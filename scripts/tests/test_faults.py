@@ -13,7 +13,6 @@ the Nth call of a chosen git subcommand; ``build`` runs in a subprocess
 whose process group is killed while the fake configure or make waits.
 """
 
-import io
 import json
 import os
 import re
@@ -22,15 +21,15 @@ import signal
 import stat
 import subprocess
 import sys
-import tarfile
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import (Project, SCRIPTS, commit_all, git, make_base,
-                      make_series_commits, write)
+from conftest import (Project, SCRIPTS, commit_all, exported_project,
+                      fake_source, git, make_base, make_series_commits,
+                      write, write_tarball)
 from pep433tool import build, config, fetch
 
 SCRIPT = SCRIPTS / 'pep433'
@@ -104,10 +103,7 @@ def make_four_commits(repo):
 @pytest.fixture
 def exported4(tmp_path):
     """A project whose patches/ holds a series of four patches."""
-    proj = Project(tmp_path / 'p1')
-    make_base(proj.cpython)
-    make_four_commits(proj.cpython)
-    assert proj.run('export') == 0
+    proj = exported_project(tmp_path, make_four_commits)
     assert len((proj.repo / 'patches' / 'series').read_text().split()) == 4
     return proj
 
@@ -287,12 +283,7 @@ fi
 
 @pytest.fixture
 def slow_src(tmp_path):
-    src = tmp_path / 'src'
-    src.mkdir()
-    configure = src / 'configure'
-    configure.write_text(SLOW_CONFIGURE.format(src=src))
-    configure.chmod(0o755)
-    return src
+    return fake_source(tmp_path, SLOW_CONFIGURE)
 
 
 def build_killed_at(src, out, marker, flags=()):
@@ -367,16 +358,10 @@ def test_build_killed_during_reconfigure_reruns_it(slow_src, tmp_path):
 # --- tarballs ----------------------------------------------------------------
 
 def fake_tarball(path, version='3.13.5', top=config.TARBALL_TOPDIR):
-    with tarfile.open(path, 'w:xz') as tar:
-        for name, text in {
-                'Include/patchlevel.h': f'#define PY_VERSION "{version}"\n',
-                'README.rst': f'This is Python version {version}\n',
-                'Lib/os.py': 'pass\n'}.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f'{top}/{name}')
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
+    return write_tarball(path, top, {
+        'Include/patchlevel.h': f'#define PY_VERSION "{version}"\n',
+        'README.rst': f'This is Python version {version}\n',
+        'Lib/os.py': 'pass\n'})
 
 
 @pytest.fixture

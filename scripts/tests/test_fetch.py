@@ -1,8 +1,6 @@
 """apt source parsing, private apt configuration, tarball checksums."""
 
 import hashlib
-import io
-import tarfile
 
 import pytest
 
@@ -10,7 +8,7 @@ from pep433tool import config, fetch
 from pep433tool.errors import PreconditionError
 from pep433tool.util import Paths
 
-from conftest import git
+from conftest import git, write_tarball
 
 DEB822 = """\
 Types: deb
@@ -141,17 +139,10 @@ def test_corrupt_cached_tarball_is_removed(tmp_path, caplog):
 
 
 def fake_tarball(tmp_path, version='3.13.5'):
-    path = tmp_path / 'Python.tar.xz'
-    with tarfile.open(path, 'w:xz') as tar:
-        for name, text in {
-                'Include/patchlevel.h': f'#define PY_VERSION "{version}"\n',
-                'Lib/os.py': 'pass\n',
-                'Lib/__pycache__/os.cpython-313.pyc': 'x'}.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f'Python-3.13.5/{name}')
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
+    return write_tarball(tmp_path / 'Python.tar.xz', 'Python-3.13.5', {
+        'Include/patchlevel.h': f'#define PY_VERSION "{version}"\n',
+        'Lib/os.py': 'pass\n',
+        'Lib/__pycache__/os.cpython-313.pyc': 'x'})
 
 
 def test_unpack_and_commit_is_reproducible(tmp_path):

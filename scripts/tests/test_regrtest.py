@@ -1,10 +1,7 @@
 """Comparison of regrtest results (junit XML + output) and the test CLI."""
 
-import json
-import os
 import stat
 import textwrap
-from pathlib import Path
 
 import pytest
 
