@@ -93,15 +93,18 @@ SERIES = (
     Series('baseline-noninheritable', 'baseline', mode='noninheritable',
            label='baseline inheritable=False', calls=('os.dup2',)),
 )
-#: Control: a call that the series does not change (no fd is made), run on
-#: the baseline, patched and patched -e.  Its ratio is what two builds of
-#: the same code differ by (code layout, alignment): the floor under every
-#: other ratio.  It has no target.
-CONTROL_CALLS = ('os.fstat',)
-CONTROL_SERIES = ('baseline', 'patched', 'patched-e')
+TITLES = {s.name: s.title for s in SERIES}
 
 #: The series whose ratio to the baseline has a target (1.00 +- 0.02).
 TARGET_SERIES = ('patched', 'patched-e')
+#: The baseline and the target series: where the control runs and the
+#: instructions are counted.
+COMPARED_SERIES = (REFERENCE,) + TARGET_SERIES
+#: Control: a call that the series does not change (no fd is made), run on
+#: COMPARED_SERIES.  Its ratio is what two builds of the same code differ by
+#: (code layout, alignment): the floor under every other ratio.  It has no
+#: target.
+CONTROL_CALLS = ('os.fstat',)
 #: Like for like: where stock's default makes the fd with the other flag
 #: than a target series does, but stock has a call of its own that makes
 #: the same flag with the same system call, the target compares with that
@@ -142,8 +145,6 @@ SYSCALL_SERIES = (
 #: so comparing them with cloexec=True compares different things.
 BASELINE_INHERITABLE = ('os.dup2', 'socket.recv_fds')
 
-#: Series of the instruction count table (names of SERIES).
-INSTR_SERIES = ('baseline', 'patched', 'patched-e')
 #: Loops of the two callgrind runs of each (call, series): the cost of one
 #: call is the difference of their counts over the difference of the loops.
 INSTR_LOOPS = (200, 600)
@@ -454,7 +455,7 @@ class Bench:
         jobs = [(name, s) for name in MICRO_CALLS for s in SERIES
                 if s.runs(name)]
         jobs += [(name, s) for name in CONTROL_CALLS for s in SERIES
-                 if s.name in CONTROL_SERIES]
+                 if s.name in COMPARED_SERIES]
         jobs += [(name, PEP_SERIES) for name, _ in PEP_ROWS]
         log.info('micro-benchmarks: %d calls x %d series (and %d '
                  'like-for-like) + the PEP table (%d rows), %d rounds of %d '
@@ -526,13 +527,13 @@ class Bench:
                                     hint='apt-get install valgrind')
         series = {s.name: s for s in SERIES}
         jobs = [(call, series[name], n) for call in calls
-                for name in INSTR_SERIES for n in loops]
+                for name in COMPARED_SERIES for n in loops]
         log.info('counting instructions under callgrind: %d calls x %d '
-                 'series x %d runs', len(calls), len(INSTR_SERIES),
+                 'series x %d runs', len(calls), len(COMPARED_SERIES),
                  len(loops))
         env = dict(self.env, PYTHONHASHSEED='0')
         with tempfile.TemporaryDirectory(prefix='pep433-instr-') as cwd:
-            for name in INSTR_SERIES:
+            for name in COMPARED_SERIES:
                 s = series[name]
                 run([self.python(s.build), *s.args, INSTR_PROBE, calls[0],
                      s.mode, '1'], cwd=cwd, env=env, quiet=True)
@@ -550,7 +551,7 @@ class Bench:
                 totals = dict(zip(jobs, pool.map(count, jobs)))
         counts = {}
         for call in calls:
-            for name in INSTR_SERIES:
+            for name in COMPARED_SERIES:
                 low, high = (totals[call, series[name], n] for n in loops)
                 counts[call, name] = (high - low) / (loops[1] - loops[0])
         write_json(self.output / 'instructions.json',
@@ -622,16 +623,15 @@ def collected_instructions(stderr):
 
 
 def instruction_table(counts, calls):
-    titles = {s.name: s.title for s in SERIES}
-    others = [s for s in INSTR_SERIES if s != REFERENCE]
-    lines = ['| call | ' + ' | '.join(titles[s] for s in INSTR_SERIES)
-             + ' | ' + ' | '.join(f'{titles[s]} - baseline' for s in others)
-             + ' |', '|---|' + '---:|' * (len(INSTR_SERIES) + len(others))]
+    others = [s for s in COMPARED_SERIES if s != REFERENCE]
+    lines = ['| call | ' + ' | '.join(TITLES[s] for s in COMPARED_SERIES)
+             + ' | ' + ' | '.join(f'{TITLES[s]} - baseline' for s in others)
+             + ' |', '|---|' + '---:|' * (len(COMPARED_SERIES) + len(others))]
     for call in calls:
         if (call, REFERENCE) not in counts:
             continue
         base = counts[call, REFERENCE]
-        cells = [f'{counts[call, s]:.0f}' for s in INSTR_SERIES]
+        cells = [f'{counts[call, s]:.0f}' for s in COMPARED_SERIES]
         cells += [f'{counts[call, s] - base:+.0f} '
                   f'({(counts[call, s] - base) / base:+.1%})'
                   for s in others]
@@ -709,7 +709,6 @@ def micro_targets(micro, calls=MICRO_CALLS, counts=None, like=None):
     *faster*, neither held nor missed.
     """
     held, missed, faster = [], [], []
-    titles = {s.name: s.title for s in SERIES}
     counts = counts or {}
     like = like or {}
     for series in TARGET_SERIES:
@@ -725,7 +724,7 @@ def micro_targets(micro, calls=MICRO_CALLS, counts=None, like=None):
             diff = (syscall_diff(base, other)
                     if base is not None and other is not None else None)
             if reference != REFERENCE:
-                why = f' (against {titles[reference]})'
+                why = f' (against {TITLES[reference]})'
             elif diff is None:
                 why = ''
             else:
@@ -736,14 +735,14 @@ def micro_targets(micro, calls=MICRO_CALLS, counts=None, like=None):
                 fast.append(text)
             else:
                 bad.append(text)
-        text = (f'micro-benchmarks, {titles[series]}: median ratio within '
+        text = (f'micro-benchmarks, {TITLES[series]}: median ratio within '
                 f'1.00 +- {MICRO_TOLERANCE:.2f}')
         if bad:
             missed.append(f'{text}: {", ".join(bad)}')
         elif not fast:
             held.append(text)
         if fast:
-            faster.append(f'micro-benchmarks, {titles[series]}: faster than '
+            faster.append(f'micro-benchmarks, {TITLES[series]}: faster than '
                           f'the band, with other system calls than stock: '
                           f'{", ".join(fast)}')
     return held, missed, faster
@@ -769,8 +768,7 @@ def micro_table(micro, calls=MICRO_CALLS):
         if base is None:
             continue
         cells = [fmt_ratio(micro.get((call, s.name))) for s in others]
-        lines.append(f'| `{call}` | '
-                     f'{fmt_time(base["time"]) if base else "n/a"} | '
+        lines.append(f'| `{call}` | {fmt_time(base["time"])} | '
                      + ' | '.join(cells) + ' |')
     return lines
 
@@ -779,11 +777,10 @@ def like_lines(like):
     """The like-for-like ratios, a sentence each (or nothing)."""
     if not like:
         return []
-    titles = {s.name: s.title for s in SERIES}
     out = ['Like for like (the target compares these):']
     for (call, series), entry in like.items():
-        out.append(f'- `{call}`, {titles[series]} against '
-                   f'{titles[entry["reference"]]} (both make a close-on-exec '
+        out.append(f'- `{call}`, {TITLES[series]} against '
+                   f'{TITLES[entry["reference"]]} (both make a close-on-exec '
                    f'fd with the same system call): {fmt_ratio(entry)}')
     return out + ['']
 

@@ -318,7 +318,7 @@ def ensure_baseline_src(paths, repo):
         raise PreconditionError(
             f'{target} exists but is not a worktree of {repo} at '
             f'{config.BASE_TAG}',
-            hint=f'move it away, then run scripts/pep433 fetch again')
+            hint='move it away, then run scripts/pep433 fetch again')
     gitutil.git(repo, 'worktree', 'prune', quiet=True)
     gitutil.git(repo, 'worktree', 'add', '--detach', str(target), base)
 

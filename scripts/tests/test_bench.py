@@ -371,7 +371,7 @@ def test_quick_micro_run_on_the_builds(tmp_path, all_run):
     assert set(micro) >= {(c, s.name) for c in bench.MICRO_CALLS
                           for s in bench.SERIES if s.runs(c)}
     assert ('socket.socket', 'baseline-noninheritable') not in micro
-    assert {('os.fstat', s) for s in bench.CONTROL_SERIES} <= set(micro)
+    assert {('os.fstat', s) for s in bench.COMPARED_SERIES} <= set(micro)
     assert ('os.fstat', 'patched-True') not in micro
     assert set(like) == set(bench.LIKE_FOR_LIKE)
     # instructions: exact, so the same run twice gives the same count
@@ -379,7 +379,7 @@ def test_quick_micro_run_on_the_builds(tmp_path, all_run):
     first = b.run_instructions(calls, loops=(10, 30))
     again = b.run_instructions(calls, loops=(10, 30))
     assert first == again
-    assert set(first) == {('os.open', s) for s in bench.INSTR_SERIES}
+    assert set(first) == {('os.open', s) for s in bench.COMPARED_SERIES}
     # an os.open() + close costs a few thousand instructions, not zero
     assert all(1000 < n < 50000 for n in first.values()), first
     assert pep['pep.none']['median'] == 1.0

@@ -28,9 +28,8 @@ a close-on-exec fd the way stock 3.13 can, for the calls of STOCK_CLOEXEC
 only (``os.dup2(fd, fd2, False)``: positionally, so that it does not pay
 for a keyword argument), on either interpreter.  The benchmark's metadata
 records the call, the mode and the interpreter's default
-(``cloexec_default``).  pyperf is imported from
-PYTHONPATH, which pyperf passes on to its worker processes; ``-e`` is passed
-on explicitly.
+(``cloexec_default``).  pyperf is imported from PYTHONPATH, which pyperf
+passes on to its worker processes; ``-e`` is passed on explicitly.
 """
 
 import fcntl
