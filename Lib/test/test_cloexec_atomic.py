@@ -14,7 +14,6 @@ With -u cpu the clean run is ten times longer.
 import os
 import re
 import subprocess
-import sys
 import threading
 import time
 import unittest
@@ -81,12 +80,14 @@ def held_by_child():
 @support.requires_subprocess()
 class AtomicityStressTest(unittest.TestCase):
 
+    def setUp(self):
+        self.path = os.path.abspath(os_helper.TESTFN)
+        os_helper.create_empty_file(self.path)
+        self.addCleanup(os_helper.unlink, self.path)
+
     def stress(self, execs, stop_at_first_leak=False):
         """Start *execs* children while the creators run; return the leaks."""
-        path = os.path.abspath(os_helper.TESTFN)
-        with open(path, 'wb'):
-            pass
-        self.addCleanup(os_helper.unlink, path)
+        path = self.path
         leaks = []
         with Creators(path) as creators:
             for _ in range(execs):

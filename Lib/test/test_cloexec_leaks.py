@@ -538,8 +538,9 @@ def matrix_column(launcher, mode, set_default=True):
             for i, fd in enumerate(fds):
                 label = name if len(fds) == 1 else f'{name}[{i}]'
                 entries.append((label, fd, table[name][mode]))
+        open_now = open_fds()
         for fd, label in STD_FDS.items():
-            if fd in open_fds():
+            if fd in open_now:
                 # Rule 2 for the parent's own standard streams: they are
                 # inheritable and every launcher passes them on as they are.
                 entries.append((label, fd, True))

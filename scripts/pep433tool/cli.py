@@ -251,7 +251,7 @@ def build_parser():
             'matplotlib are installed into <workdir>/venv from '
             'scripts/requirements-dev.txt. A missed target is reported, '
             'not an error (exit 0). The full run takes about 15 minutes '
-            'on 2 cores (--quick: 5); run it on a quiet machine '
+            'on 2 cores (--quick: 4); run it on a quiet machine '
             '(load average below ~0.5).')
     p.add_argument('--quick', action='store_true',
                    help='a few minutes: 3 rounds of 2 values, pyperformance '
