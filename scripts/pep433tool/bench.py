@@ -22,8 +22,10 @@ Five measurements, written to one output folder:
    working directory), so it tells what the patch adds to the interpreter's
    own work from what only the clock says.
 5. **pyperformance** on BENCHMARKS (or --benchmarks), baseline vs patched,
-   in ABBA order (full run) so that drift cancels, with
-   ``pyperf compare_to`` and the geometric mean.
+   in ABBAABBA order (full run: eight --fast passes, each in its own file,
+   all with the first pass's loop counts) so that drift cancels, with
+   ``pyperf compare_to`` and the geometric mean, of all the passes and of
+   each pair of neighbouring passes (the noise of a single comparison).
 
 The tool's own Python needs no package: pyperf, pyperformance and
 matplotlib live in <workdir>/venv (scripts/requirements-dev.txt, installed
@@ -110,7 +112,9 @@ CONTROL_CALLS = ('os.fstat',)
 #: the same flag with the same system call, the target compares with that
 #: call.  os.dup2() is inheritable by default in 3.13 (dup2()); under -e
 #: the patched one makes a close-on-exec fd (dup3(O_CLOEXEC)), as stock's
-#: os.dup2(fd, fd2, inheritable=False) does.
+#: os.dup2(fd, fd2, inheritable=False) does.  socket.recv_fds() has no
+#: such pair: stock's ignores its flags argument (gh-107898), so it cannot
+#: ask for MSG_CMSG_CLOEXEC, which the patched one passes under -e.
 LIKE_FOR_LIKE = {('os.dup2', 'patched-e'): 'baseline-noninheritable'}
 MICRO_TOLERANCE = 0.02
 GEOMEAN_TOLERANCE = 0.01
@@ -175,7 +179,7 @@ class Plan:
                        pyperformance_fast=True)
         return cls(rounds=12, values=4, min_time=0.05,
                    pyperformance_passes=('baseline', 'patched', 'patched',
-                                         'baseline'),
+                                         'baseline') * 2,
                    pyperformance_fast=True)
 
 
@@ -333,6 +337,40 @@ def pyperformance_ratios(reference, changed):
     geomean = (geometric_mean([r['ratio'] for r in rows.values()])
                if rows else None)
     return rows, geomean
+
+
+def pyperformance_results(benchmarks, passes, files, compare, pass_files):
+    """The pyperformance part of the results, from run_pyperformance()'s.
+
+    The ratios and the geometric mean pool every pass of each build
+    (*files*: {build: merged file}); 'pair_geomeans' has the geometric
+    mean of each pair of neighbouring passes (see pass_pairs()).
+    """
+    rows, geomean = pyperformance_ratios(load_json(files['baseline']),
+                                         load_json(files['patched']))
+    pairs = [pyperformance_ratios(load_json(pass_files[a]),
+                                  load_json(pass_files[b]))[1]
+             for a, b in pass_pairs(passes)]
+    return {'benchmarks': list(benchmarks), 'passes': list(passes),
+            'rows': rows, 'geomean': geomean, 'pair_geomeans': pairs,
+            'compare_to': compare}
+
+
+def pass_pairs(passes):
+    """The pyperformance passes paired with their neighbour: a list of
+    (baseline index, patched index), passes taken two by two in order.
+
+    ABBAABBA gives [(0, 1), (3, 2), (4, 5), (7, 6)]: each pair ran close
+    together in time, so the spread of the pairs' geometric means is the
+    noise of one baseline-vs-patched comparison on this machine.  A pair
+    that is not one baseline and one patched pass is left out.
+    """
+    pairs = []
+    for i in range(0, len(passes) - 1, 2):
+        two = {passes[i]: i, passes[i + 1]: i + 1}
+        if set(two) == {'baseline', 'patched'}:
+            pairs.append((two['baseline'], two['patched']))
+    return pairs
 
 
 # -- system calls -----------------------------------------------------------
@@ -560,23 +598,30 @@ class Bench:
         return counts
 
     def run_pyperformance(self, benchmarks):
-        """pyperformance on baseline and patched; return their files."""
-        files = {}
+        """pyperformance on baseline and patched, pass by pass.
+
+        Each pass writes its own file, pyperformance/<n>-<build>.json; the
+        passes after the first run the first one's loop counts
+        (--same-loops), so both builds run the same loops.  The passes of
+        each build are merged into pyperformance-<build>.json.  Return
+        ({build: merged file}, the compare_to table, [pass files]).
+        """
         cwd = self.paths.workdir / 'bench'   # venvs kept between runs
         cwd.mkdir(parents=True, exist_ok=True)
+        folder = self.output / 'pyperformance'
+        folder.mkdir(parents=True, exist_ok=True)
         passes = self.plan.pyperformance_passes
+        pass_files = []
         for i, build in enumerate(passes, 1):
-            out = self.output / f'pyperformance-{build}.json'
+            out = folder / f'{i}-{build}.json'
+            if out.exists():
+                out.unlink()
             cmd = [self.tools / 'pyperformance', 'run', '--python',
-                   self.python(build), '-b', ','.join(benchmarks)]
+                   self.python(build), '-b', ','.join(benchmarks), '-o', out]
             if self.plan.pyperformance_fast:
                 cmd.append('--fast')
-            if build in files:
-                cmd += ['--append', out, '--same-loops', out]
-            else:
-                if out.exists():
-                    out.unlink()
-                cmd += ['-o', out]
+            if pass_files:
+                cmd += ['--same-loops', pass_files[0]]
             log.info('pyperformance pass %d/%d: %s (%s)', i, len(passes),
                      build, ', '.join(benchmarks))
             logfile = self.output / f'pyperformance-{build}.log'
@@ -592,7 +637,13 @@ class Bench:
                     f'pyperformance failed (exit {proc.returncode}); '
                     f'log: {logfile}\n' + '\n'.join('    ' + t
                                                     for t in tail))
-            files[build] = out
+            pass_files.append(out)
+        files = {}
+        for build in dict.fromkeys(passes):
+            files[build] = self.output / f'pyperformance-{build}.json'
+            write_json(files[build], merge(
+                [load_json(f) for f, b in zip(pass_files, passes)
+                 if b == build]))
         proc = run([self.tools / 'python', '-m', 'pyperf', 'compare_to',
                     files['baseline'], files['patched'], '--table',
                     '--table-format', 'md'], check=False, quiet=True)
@@ -601,7 +652,7 @@ class Bench:
                         files['baseline'], files['patched'], '--table'],
                        quiet=True)
         (self.output / 'compare_to.txt').write_text(proc.stdout)
-        return files, all_benchmarks_table(proc.stdout)
+        return files, all_benchmarks_table(proc.stdout), pass_files
 
     def plot(self, results):
         """Draw the ratios (benchplot.py in the venv, matplotlib Agg)."""
@@ -837,6 +888,17 @@ def pyperformance_table(rows, geomean):
     return lines
 
 
+def pair_lines(pair_geomeans):
+    """The geometric mean of each pair of neighbouring passes (or nothing)."""
+    if not pair_geomeans or len(pair_geomeans) < 2:
+        return []
+    return ['', 'Geometric mean of each pair of neighbouring passes (one '
+            'baseline and one patched pass, run one after the other): '
+            + ', '.join(f'{g:.4f}' for g in pair_geomeans)
+            + '. Their spread is what one baseline-vs-patched comparison '
+            'can tell on this machine; the mean above pools all passes.']
+
+
 def render_report(results):
     """report.md from the results dict (see run_bench)."""
     m = results['machine']
@@ -913,6 +975,7 @@ def render_report(results):
                 f'target: geometric mean within 1.00 +- '
                 f'{GEOMEAN_TOLERANCE:.2f}.', '']
         out += pyperformance_table(p['rows'], p['geomean'])
+        out += pair_lines(p.get('pair_geomeans'))
         out += ['', '`pyperf compare_to` baseline vs patched (means):', '',
                 p['compare_to'].strip(), '']
     out += ['![ratios](ratios.png)', '']
@@ -967,12 +1030,9 @@ def run_bench(paths, quick=False, output=None, pyperformance=True,
 
     perf = None
     if pyperformance:
-        files, compare = bench.run_pyperformance(benchmarks)
-        rows, geomean = pyperformance_ratios(load_json(files['baseline']),
-                                             load_json(files['patched']))
-        perf = {'benchmarks': benchmarks, 'passes': list(
-            plan.pyperformance_passes), 'rows': rows, 'geomean': geomean,
-            'compare_to': compare}
+        perf = pyperformance_results(
+            benchmarks, plan.pyperformance_passes,
+            *bench.run_pyperformance(benchmarks))
 
     held, missed, faster = micro_targets(micro, counts=counts, like=like)
     h, m = syscall_targets(counts, calls)

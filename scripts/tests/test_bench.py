@@ -7,12 +7,14 @@ real measurement on the builds of $PEP433_WORKDIR.
 
 import json
 import os
+import sys
 
 import pytest
 
 from conftest import WORKDIR
 from pep433tool import bench, cli, syscalls
 from pep433tool.errors import EXIT_PRECONDITION
+from pep433tool.util import Paths
 
 
 _DATES = iter(range(10**6))
@@ -340,7 +342,70 @@ def test_plan():
     quick, full = bench.Plan.make(True), bench.Plan.make(False)
     assert quick.rounds < full.rounds
     assert full.pyperformance_passes == ('baseline', 'patched', 'patched',
-                                         'baseline')
+                                         'baseline') * 2
+    assert bench.pass_pairs(full.pyperformance_passes) == [
+        (0, 1), (3, 2), (4, 5), (7, 6)]
+    assert bench.pass_pairs(quick.pyperformance_passes) == [(0, 1)]
+    # a pair of two passes of one build is no comparison
+    assert bench.pass_pairs(('baseline', 'baseline', 'patched')) == []
+
+
+#: A stand-in for pyperformance: writes a one-benchmark suite whose value is
+#: given per pass by $FAKE_VALUES, and logs its arguments.
+FAKE_PYPERFORMANCE = """#!{python}
+import json, os, sys
+log = os.environ['FAKE_LOG']
+with open(log, 'a') as fp:
+    fp.write(json.dumps(sys.argv[1:]) + '\\n')
+n = len(open(log).read().splitlines())
+value = json.loads(os.environ['FAKE_VALUES'])[n - 1]
+out = sys.argv[sys.argv.index('-o') + 1]
+with open(out, 'w') as fp:
+    json.dump({{'version': '1.0', 'metadata': {{'name': 'nbody',
+               'unit': 'second', 'loops': 8}}, 'benchmarks': [{{'runs': [
+               {{'metadata': {{'date': str(n)}}, 'values': [value]}}]}}]}}, fp)
+"""
+
+
+def test_pyperformance_passes_their_files_and_pairs(tmp_path, monkeypatch):
+    tools = tmp_path / 'bin'
+    tools.mkdir()
+    fake = tools / 'pyperformance'
+    fake.write_text(FAKE_PYPERFORMANCE.format(python=sys.executable))
+    (tools / 'python').write_text('#!/bin/sh\necho "| compare_to |"\n')
+    for tool in tools.iterdir():
+        tool.chmod(0o755)
+    log = tmp_path / 'calls.log'
+    # ABBAABBA; the patched passes are 2%, 4%, 0%, 2% slower than their
+    # neighbouring baseline pass
+    monkeypatch.setenv('FAKE_LOG', str(log))
+    monkeypatch.setenv('FAKE_VALUES', json.dumps(
+        [1.0, 1.02, 1.04, 1.0, 1.0, 1.0, 1.02, 1.0]))
+    plan = bench.Plan.make(False)
+    b = bench.Bench(Paths(workdir=tmp_path / 'work'), tmp_path / 'out',
+                    plan, tools, seed=1)
+    files, compare, pass_files = b.run_pyperformance(['nbody'])
+
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [c[c.index('--python') + 1].split('/')[-2] for c in calls] == \
+        list(plan.pyperformance_passes)
+    # every pass after the first runs the first one's loop counts
+    first = str(tmp_path / 'out' / 'pyperformance' / '1-baseline.json')
+    assert '--same-loops' not in calls[0]
+    assert all(c[c.index('--same-loops') + 1] == first for c in calls[1:])
+    assert [p.name for p in pass_files][:3] == [
+        '1-baseline.json', '2-patched.json', '3-patched.json']
+    assert compare == '| compare_to |\n'
+    merged = bench.benchmarks_of(bench.load_json(files['patched']))
+    assert sorted(bench.values(merged['nbody'])) == [1.0, 1.02, 1.02, 1.04]
+
+    perf = bench.pyperformance_results(['nbody'], plan.pyperformance_passes,
+                                       files, compare, pass_files)
+    assert perf['pair_geomeans'] == pytest.approx([1.02, 1.04, 1.0, 1.02])
+    # pooled: median of the patched values over median of the baseline's
+    assert perf['geomean'] == pytest.approx(1.02)
+    assert '1.0200, 1.0400, 1.0000, 1.0200' in ''.join(
+        bench.pair_lines(perf['pair_geomeans']))
 
 
 def test_missing_builds_exit_3_with_the_hint(tmp_path, caplog):
@@ -360,7 +425,6 @@ def test_quick_micro_run_on_the_builds(tmp_path, all_run):
     out = tmp_path / 'out'
     plan = bench.Plan(rounds=1, values=1, min_time=0.005,
                       pyperformance_passes=(), pyperformance_fast=True)
-    from pep433tool.util import Paths
     from pep433tool.selftest import ensure_tools
     paths = Paths(workdir=workdir)
     b = bench.Bench(paths, out, plan, ensure_tools(paths), seed=1)
