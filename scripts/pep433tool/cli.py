@@ -250,7 +250,7 @@ def build_parser():
             'ratios.png into the output folder. pyperf, pyperformance and '
             'matplotlib are installed into <workdir>/venv from '
             'scripts/requirements-dev.txt. A missed target is reported, '
-            'not an error (exit 0). The full run takes about 15 minutes '
+            'not an error (exit 0). The full run takes about 22 minutes '
             'on 2 cores (--quick: 4); run it on a quiet machine '
             '(load average below ~0.5).')
     p.add_argument('--quick', action='store_true',
