@@ -45,7 +45,6 @@ import re
 import shutil
 import statistics
 import subprocess
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
@@ -459,11 +458,7 @@ class Bench:
         proc = run([self.tools / 'python', '-c',
                     'import os, pyperf; '
                     'print(os.path.dirname(pyperf.__file__))'], quiet=True)
-        link = self.pylib / 'pyperf'
-        self.pylib.mkdir(exist_ok=True)
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(proc.stdout.strip(), target_is_directory=True)
+        link_pyperf(self.pylib, proc.stdout.strip())
         self.env = clean_env({'PYTHONPATH': str(self.pylib)})
 
     def pyperf_cmd(self, series, name, out, loops=None):
@@ -564,6 +559,13 @@ class Bench:
         Each (call, series) runs twice under callgrind, with the two loop
         counts of *loops*, two runs at a time; a run without valgrind first
         writes the probes' .pyc files, so that every counted run reads them.
+
+        The runs see the same environment in every bench run: the working
+        directory and PYTHONPATH are fixed paths of the work directory
+        (bench/instructions/), not of the output folder.  They matter:
+        with other paths, some counts move by tens of instructions (open()
+        by up to 52, accept() by up to 85; the heap's layout, it seems),
+        while the same paths give the same counts.
         """
         if shutil.which('valgrind') is None:
             raise PreconditionError('valgrind is not installed',
@@ -574,24 +576,30 @@ class Bench:
         log.info('counting instructions under callgrind: %d calls x %d '
                  'series x %d runs', len(calls), len(COMPARED_SERIES),
                  len(loops))
-        env = dict(self.env, PYTHONHASHSEED='0')
-        with tempfile.TemporaryDirectory(prefix='pep433-instr-') as cwd:
-            for name in COMPARED_SERIES:
-                s = series[name]
-                run([self.python(s.build), *s.args, INSTR_PROBE, calls[0],
-                     s.mode, '1'], cwd=cwd, env=env, quiet=True)
+        fixed = self.paths.workdir / 'bench' / 'instructions'
+        cwd = fixed / 'cwd'
+        if cwd.exists():
+            shutil.rmtree(cwd)
+        cwd.mkdir(parents=True)
+        pylib = fixed / 'pylib'
+        link_pyperf(pylib, (self.pylib / 'pyperf').resolve())
+        env = dict(self.env, PYTHONHASHSEED='0', PYTHONPATH=str(pylib))
+        for name in COMPARED_SERIES:
+            s = series[name]
+            run([self.python(s.build), *s.args, INSTR_PROBE, calls[0],
+                 s.mode, '1'], cwd=cwd, env=env, quiet=True)
 
-            def count(job):
-                call, s, n = job
-                proc = run(['valgrind', '--tool=callgrind',
-                            '--callgrind-out-file=/dev/null',
-                            self.python(s.build), *s.args, INSTR_PROBE,
-                            call, s.mode, str(n)], cwd=cwd, env=env,
-                           quiet=True)
-                return collected_instructions(proc.stderr)
+        def count(job):
+            call, s, n = job
+            proc = run(['valgrind', '--tool=callgrind',
+                        '--callgrind-out-file=/dev/null',
+                        self.python(s.build), *s.args, INSTR_PROBE,
+                        call, s.mode, str(n)], cwd=cwd, env=env,
+                       quiet=True)
+            return collected_instructions(proc.stderr)
 
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                totals = dict(zip(jobs, pool.map(count, jobs)))
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            totals = dict(zip(jobs, pool.map(count, jobs)))
         counts = {}
         for call in calls:
             for name in COMPARED_SERIES:
@@ -667,6 +675,15 @@ class Bench:
         run([self.tools / 'python', '-m', 'pep433tool.benchplot', data, png],
             env=env, quiet=True)
         return png
+
+
+def link_pyperf(pylib, target):
+    """Make *pylib* a directory holding only a link to pyperf (*target*)."""
+    pylib.mkdir(parents=True, exist_ok=True)
+    link = pylib / 'pyperf'
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(target, target_is_directory=True)
 
 
 def collected_instructions(stderr):
@@ -964,8 +981,13 @@ def render_report(results):
                 'its connect; `socket.recv_fds`: the send_fds()), counted by '
                 'valgrind --tool=callgrind with PYTHONHASHSEED=0: (count at '
                 f'{INSTR_LOOPS[1]} calls - count at {INSTR_LOOPS[0]}) / '
-                f'{INSTR_LOOPS[1] - INSTR_LOOPS[0]}. Exact, like the system '
-                'calls: what the patch adds to the interpreter\'s own work. '
+                f'{INSTR_LOOPS[1] - INSTR_LOOPS[0]}, in a fixed working '
+                'directory with a fixed PYTHONPATH: the same builds give the '
+                'same counts in every run, which noise cannot blur. Not '
+                'exact as a difference, though: other paths move some counts '
+                'by tens of instructions (`open` by up to 52, '
+                '`socket.accept` by up to 85; the heap\'s layout), so a '
+                'difference of that size in those rows is not the patch\'s. '
                 'A ratio outside the band with the same system calls and '
                 'about the same instructions is not code the patch runs.', '']
         out += instruction_table(results['instructions'],
