@@ -18,9 +18,10 @@ Five measurements, written to one output folder:
    calls of each function, counted; exact, so noise cannot blur it.
 4. **Instructions per call** (probes/instr_calls.py under valgrind's
    callgrind): the user-space instructions one call costs, on the baseline,
-   patched and patched -e; exact too (PYTHONHASHSEED=0, a fixed empty
-   working directory), so it tells what the patch adds to the interpreter's
-   own work from what only the clock says.
+   patched and patched -e; repeatable to the instruction (PYTHONHASHSEED=0,
+   a fixed empty working directory and PYTHONPATH), so it tells what the
+   patch adds to the interpreter's own work from what only the clock says
+   (to a few dozen instructions: see Bench.run_instructions).
 5. **pyperformance** on BENCHMARKS (or --benchmarks), baseline vs patched,
    in ABBAABBA order (full run: eight --fast passes, each in its own file,
    all with the first pass's loop counts) so that drift cancels, with
