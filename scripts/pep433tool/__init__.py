@@ -1,4 +1,4 @@
-"""Tooling for the PEP 433 patch series on CPython 3.13.5.
+"""Tooling for the PEP 433 patch series on CPython (one series per base).
 
 The package is driven by the ``scripts/pep433`` entry point; see
 :mod:`pep433tool.cli` for the subcommands.

@@ -1,4 +1,4 @@
-"""``apply``: build the branch pep433 from v3.13.5 and patches/.
+"""``apply``: build the branch pep433 from the base tag and patches/<version>/.
 
 The series is applied with plain ``git am`` (no 3-way merge, no fuzz) in a
 temporary worktree, so the user's work tree is never used for the work;
@@ -32,9 +32,9 @@ def require_checkout(paths):
     """Return the CPython checkout, checking it was fetched."""
     repo = paths.cpython
     if not gitutil.is_repo(repo) or gitutil.rev_parse(
-            repo, config.BASE_TAG) is None:
+            repo, paths.base.tag) is None:
         raise PreconditionError(
-            f'no CPython checkout with tag {config.BASE_TAG} at {repo}',
+            f'no CPython checkout with tag {paths.base.tag} at {repo}',
             hint='scripts/pep433 fetch')
     return repo
 
@@ -74,12 +74,12 @@ def check_new_files(paths, series):
 
 
 def build_series(paths, repo, series, tmp_parent=None):
-    """Apply *series* onto v3.13.5 in a temporary worktree.
+    """Apply *series* onto the base tag in a temporary worktree.
 
     Return the tip commit.  Raise PreconditionError (exit 3) naming the
     patch that does not apply; the repository's branches are untouched.
     """
-    base = gitutil.rev_parse(repo, config.BASE_TAG)
+    base = gitutil.rev_parse(repo, paths.base.tag)
     if not series.names:
         return base
     tmp_parent = Path(tmp_parent or paths.workdir)
@@ -102,7 +102,7 @@ def build_series(paths, repo, series, tmp_parent=None):
                 gitutil.git(worktree, 'am', '--abort', isolated=True,
                             check=False)
                 raise PreconditionError(
-                    f'patch {name} does not apply onto {config.BASE_TAG} '
+                    f'patch {name} does not apply onto {paths.base.tag} '
                     'plus the patches before it (git am, no fuzz):\n'
                     + '\n'.join('    ' + line
                                 for line in output.splitlines()[-25:]),
@@ -247,12 +247,12 @@ def run_apply(paths):
     require_clean(repo)
     series = seriesmod.load(paths)
     check_new_files(paths, series)
-    base = gitutil.rev_parse(repo, config.BASE_TAG)
+    base = gitutil.rev_parse(repo, paths.base.tag)
     tip = gitutil.rev_parse(repo, f'refs/heads/{config.BRANCH}')
     state = paths.load_state()
     if tip is not None:
         if tip != base:
-            result = export.compute(repo)
+            result = export.compute(repo, paths.base.tag)
             if not export.differences(paths, result):
                 log.info('apply: branch %s already matches patches/ '
                          '(%d patches); nothing to do', config.BRANCH,
@@ -261,7 +261,7 @@ def run_apply(paths):
                 return 0
         elif not series.names:
             log.info('apply: the series is empty and %s is at %s; '
-                     'nothing to do', config.BRANCH, config.BASE_TAG)
+                     'nothing to do', config.BRANCH, paths.base.tag)
             _record(paths, repo, tip)
             return 0
         if tip not in (base, state.get('applied_tip')):
@@ -287,7 +287,7 @@ def run_apply(paths):
     if tip != new:
         move_branch(repo, tip, new)
     log.info('apply: %s is at %s (%d patches on %s)', config.BRANCH,
-             new[:12], len(series.names), config.BASE_TAG)
+             new[:12], len(series.names), paths.base.tag)
     _record(paths, repo, new)
     return 0
 

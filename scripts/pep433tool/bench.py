@@ -1,4 +1,4 @@
-"""``bench``: what the close-on-exec flag costs, patched vs stock 3.13.5.
+"""``bench``: what the close-on-exec flag costs, patched vs stock CPython (the base).
 
 Five measurements, written to one output folder:
 
@@ -85,7 +85,7 @@ class Series:
 
 REFERENCE = 'baseline'
 SERIES = (
-    Series('baseline', 'baseline', label='baseline (3.13.5)'),
+    Series('baseline', 'baseline', label='baseline (stock)'),
     Series('patched', 'patched', label='patched (default False)'),
     Series('patched-e', 'patched', ('-e',), label='patched -e'),
     Series('patched-True', 'patched', mode='True',
@@ -1071,7 +1071,7 @@ def run_bench(paths, quick=False, output=None, pyperformance=True,
         held += h
         missed += m
     results = {
-        'version': '3.13.5', 'kind': 'quick' if quick else 'full',
+        'version': paths.base.version, 'kind': 'quick' if quick else 'full',
         'load_start': load_start,
         'plan': {'rounds': plan.rounds, 'values': plan.values},
         'micro': micro, 'pep': pep, 'syscalls': counts,

@@ -51,7 +51,7 @@ def plot(results, png):
     ax.set_yticks(range(len(calls)))
     ax.set_yticklabels(calls)
     ax.invert_yaxis()
-    ax.set_xlabel('time ratio to stock 3.13.5 (median, IQR over rounds)')
+    ax.set_xlabel('time ratio to stock CPython (median, IQR over rounds)')
     ax.set_title('fd-creating call + close')
     ax.legend(fontsize='small', loc='best')
     if perf:
@@ -68,7 +68,7 @@ def plot(results, png):
         ax.set_yticks(range(len(names)))
         ax.set_yticklabels(names)
         ax.invert_yaxis()
-        ax.set_xlabel('time ratio patched / stock 3.13.5')
+        ax.set_xlabel('time ratio patched / stock CPython')
         ax.set_title('pyperformance')
         span = max([abs(r - 1) for r in ratios] + [0.02]) * 1.3
         ax.set_xlim(1 - span, 1 + span)

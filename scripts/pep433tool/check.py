@@ -11,20 +11,20 @@ log = logging.getLogger(__name__)
 
 
 def check_applies(paths, repo):
-    """(a) The series applies in order onto v3.13.5."""
+    """(a) The series applies in order onto the base tag."""
     series = seriesmod.load(paths)
     apply.check_new_files(paths, series)
     tip = apply.build_series(paths, repo, series)
     log.info('check (a): the %d patches apply onto %s', len(series.names),
-             config.BASE_TAG)
+             paths.base.tag)
     return tip
 
 
 def check_builds(paths, repo, jobs=None):
-    """(b) Each commit of v3.13.5..pep433 builds; return problems."""
+    """(b) Each commit of <tag>..pep433 builds; return problems."""
     src = paths.workdir / 'check-src'
     builddir = paths.workdir / 'check'
-    commits = gitutil.commits(repo, f'{config.BASE_TAG}..{config.BRANCH}')
+    commits = gitutil.commits(repo, f'{paths.base.tag}..{config.BRANCH}')
     if not commits:
         return []
     if not gitutil.is_repo(src):
@@ -76,12 +76,12 @@ def check_generated(paths, repo):
 def check_hygiene(paths, repo):
     """(d) Whitespace and patch hygiene."""
     problems = []
-    proc = gitutil.git(repo, 'diff', '--check', config.BASE_TAG,
+    proc = gitutil.git(repo, 'diff', '--check', paths.base.tag,
                        config.BRANCH, check=False, quiet=True)
     if proc.returncode != 0:
         problems.append('whitespace errors (git diff --check):\n    '
                         + '\n    '.join(proc.stdout.splitlines()[:40]))
-    commits = gitutil.commits(repo, f'{config.BASE_TAG}..{config.BRANCH}')
+    commits = gitutil.commits(repo, f'{paths.base.tag}..{config.BRANCH}')
     for number, commit in enumerate(commits, 1):
         message = gitutil.commit_message(repo, commit)
         subject, body, trailers = seriesmod.split_message(message)
@@ -95,7 +95,7 @@ def check_hygiene(paths, repo):
 
 def check_export(paths):
     """(e) The export round trip is clean."""
-    result = export.compute(paths.cpython)
+    result = export.compute(paths.cpython, paths.base.tag)
     report = export.differences(paths, result)
     if report:
         return ['patches/ is not up to date with the branch (run '

@@ -23,8 +23,10 @@ exit status:
      tail and the log path are shown)
 
 environment:
-  PEP433_WORKDIR  work directory (default: <repo>/build)
+  PEP433_WORKDIR  work directory (default: <repo>/build); each base has its
+                  own <workdir>/<version>/
   PEP433_REPO     project repository (default: the one holding this script)
+  PEP433_BASES    the bases table (default: scripts/pep433tool/bases.toml)
 
 Fresh machine: `scripts/pep433 all`, then `scripts/pep433 selftest`.
 """
@@ -56,6 +58,11 @@ def _cmd_test(args, paths):
     return run_tests(paths, full=args.full, modes=args.mode,
                      tests=args.tests, jobs=args.jobs,
                      refleaks=args.refleaks)
+
+
+def _cmd_rebase(args, paths):
+    from .rebase import run_rebase
+    return run_rebase(paths, source=args.source, action=args.action)
 
 
 def _cmd_check(args, paths):
@@ -96,21 +103,37 @@ def _cmd_selftest(args, paths):
     return run_selftest(paths, fast=args.fast, pytest_args=args.pytest_args)
 
 
+def _bases_help():
+    from . import bases
+    try:
+        return ', '.join(b.version for b in bases.load())
+    except ToolError as exc:
+        return f'unreadable ({exc.message})'
+
+
 def build_parser():
     """The argparse parser of ``scripts/pep433``."""
     parser = argparse.ArgumentParser(
         prog='pep433',
-        description='Fetch CPython %s, apply the PEP 433 patch series, '
-                    'build baseline and patched interpreters, run regrtest '
-                    'on both, and export the series back.' % config.VERSION,
+        description='Fetch a CPython release (a "base"), apply its PEP 433 '
+                    'patch series, build baseline and patched interpreters, '
+                    'run regrtest on both, measure them, and export the '
+                    'series back; port the series to a new release with '
+                    'rebase. The bases: %s (scripts/pep433tool/bases.toml).'
+                    % _bases_help(),
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('-v', '--verbose', action='store_true',
                         help='log every command run, and debug details')
     parser.add_argument('--workdir', metavar='DIR',
-                        help='work directory (cache/, cpython/, baseline/, '
+                        help='work directory: cache/, venv/ and one '
+                             '<version>/ per base (cpython/, baseline/, '
                              'patched/, results/ ...); default '
                              '$PEP433_WORKDIR or <repo>/build')
     parser.add_argument('--repo', metavar='DIR', help=argparse.SUPPRESS)
+    parser.add_argument('--base', metavar='VERSION',
+                        help='the CPython release to work on (default: the '
+                             'newest in the bases table); its files are in '
+                             '<workdir>/VERSION/ and patches/VERSION/')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
     sub.required = True
 
@@ -121,23 +144,29 @@ def build_parser():
         p.set_defaults(func=func)
         return p
 
-    p = add('fetch', _cmd_fetch, 'get the pristine 3.13.5 source as git repo',
-            'Create <workdir>/cpython: a git repository whose first commit '
-            '(tagged v3.13.5) is the pristine 3.13.5 release tarball, and '
-            'the worktree <workdir>/baseline-src at that tag. The tarball '
-            'comes from --tarball, the cache, or Debian\'s source package '
-            '(a private apt configuration that reuses this machine\'s Debian '
-            'mirror). With --checkout, your own CPython git checkout (with '
-            'tag v3.13.5) is used instead. A second run is a no-op.')
+    p = add('fetch', _cmd_fetch, 'get the pristine source of the base as a '
+            'git repo',
+            'Create <workdir>/<version>/cpython: a git repository whose '
+            'first commit (tagged v<version>) is the pristine release '
+            'tarball, and the worktree baseline-src/ at that tag. The '
+            'tarball comes from --tarball, else the cache, else the '
+            'python.org release URL, else Debian\'s source package (looked '
+            'up in every suite the bases table names, with a private apt '
+            'configuration that reuses this machine\'s Debian mirror); it '
+            'must have the sha256 the table pins. With --checkout, your own '
+            'CPython git checkout (with the tag v<version>) is used instead. '
+            'A second run is a no-op.')
     group = p.add_mutually_exclusive_group()
     group.add_argument('--tarball', metavar='PATH',
-                       help='Python-3.13.5.tar.xz (checked by sha256)')
+                       help='Python-<version>.tar.xz (checked by sha256)')
     group.add_argument('--checkout', metavar='PATH',
-                       help='your own CPython git checkout with tag v3.13.5')
+                       help='your own CPython git checkout with the tag '
+                            'v<version>')
 
-    add('apply', _cmd_apply, 'build branch pep433 from patches/',
-        'Create branch pep433 at v3.13.5 in the checkout and apply the '
-        'patches listed in patches/series with plain git am (no fuzz), plus '
+    add('apply', _cmd_apply, 'build branch pep433 from patches/<version>/',
+        'Create branch pep433 at v<version> in the checkout and apply the '
+        'patches listed in patches/<version>/series with plain git am (no '
+        'fuzz), plus '
         'each patch\'s new files (New-File trailers), one commit per patch, '
         'with reproducible hashes. A no-op if the branch already matches '
         'patches/. Refuses a dirty tree, a git am in progress and a branch '
@@ -145,12 +174,17 @@ def build_parser():
         'first). A previous tip it replaces is kept as '
         'refs/pep433/backup/<n>.')
 
-    p = add('export', _cmd_export, 'write patches/ back from branch pep433',
-            'Regenerate patches/NNNN-*.patch, patches/series and the new '
-            'files (Lib/, Modules/, Doc/, Misc/) from the commits '
-            'v3.13.5..pep433, with fixed format-patch flags: re-exporting an '
-            'unchanged branch changes no byte. Prints the range-diff against '
-            'the previous series (refs/pep433/applied) and updates that ref.')
+    p = add('export', _cmd_export,
+            'write patches/<version>/ back from branch pep433',
+            'Regenerate patches/<version>/NNNN-*.patch, its series and the '
+            'new files (Lib/, Modules/, Doc/, Misc/, shared by every base) '
+            'from the commits v<version>..pep433, with fixed format-patch '
+            'flags: re-exporting an unchanged branch changes no byte. Prints '
+            'the range-diff against the previous series '
+            '(refs/pep433/applied) and updates that ref; after a rebase, '
+            'also the range-diff against the series it was ported from. '
+            'Refuses to write a second version of a new file that another '
+            'base\'s series uses.')
     p.add_argument('--check', action='store_true',
                    help='write nothing; exit 1 if patches/ would change')
     p.add_argument('--review', metavar='DIR',
@@ -160,7 +194,7 @@ def build_parser():
     p = add('build', _cmd_build, 'build baseline and patched interpreters',
             'Check the Debian build dependencies (installing them when run '
             'as root), then build out of tree: <workdir>/baseline from '
-            'baseline-src/ (v3.13.5) and <workdir>/patched from cpython/ '
+            'baseline-src/ (the base tag) and <workdir>/patched from cpython/ '
             '(branch pep433), with identical configure flags, make -jN and '
             'ccache when installed. Incremental: an unchanged tree rebuilds '
             'in seconds. The make output goes to <builddir>/make.log.')
@@ -200,8 +234,9 @@ def build_parser():
                    help='regrtest worker processes (default: number of CPUs)')
 
     p = add('check', _cmd_check, 'check the series (applies, builds, ...)',
-            'Check that (a) the series applies in order onto v3.13.5, (b) '
-            'each commit of v3.13.5..pep433 builds (in <workdir>/check), (c) '
+            'Check that (a) the series applies in order onto the base tag, '
+            '(b) each commit of v<version>..pep433 builds (in '
+            '<workdir>/check), (c) '
             'clinic and global-objects output is up to date at the tip, (d) '
             'no whitespace errors and each patch has a body and a "Bug: '
             'bpo-17036" trailer, (e) the export round trip is clean. Exit 1 '
@@ -210,6 +245,35 @@ def build_parser():
                    help='skip (b), the per-commit builds')
     p.add_argument('--jobs', '-j', type=int, metavar='N',
                    help='parallel make jobs')
+
+    p = add('rebase', _cmd_rebase,
+            'port the series to this base from another one',
+            'Start (or redo) the series of the base (--base VERSION) from '
+            'the series of another one, the way gbp pq rebase does: the '
+            'commits of the --from base\'s branch pep433 are replayed onto '
+            'v<version> with git rebase --onto, in a worktree of the '
+            'checkout made for the port (<workdir>/rebase-src, branch '
+            'pep433-port), so that your work tree and branch pep433 are '
+            'untouched until it is complete. Generated files (clinic output, '
+            'global objects) are regenerated after each commit, never '
+            'merged. At a conflict the port stops and names the files: '
+            'resolve and git add them there, then rebase --continue, or '
+            'rebase --abort to leave everything as it was. When complete, '
+            'branch pep433 is the port (its old tip kept in '
+            'refs/pep433/backup/<n>); then build, test, export (which shows '
+            'the range-diff between the two bases\' series) and check. The '
+            'checkout of the base is fetched first if needed.')
+    p.add_argument('--from', dest='source', metavar='VERSION',
+                   help='the base to port from (default: the newest older '
+                        'base that has a series)')
+    group = p.add_mutually_exclusive_group()
+    for action, text in (('continue', 'go on after resolving a conflict'),
+                         ('abort', 'abandon the port in progress'),
+                         ('status', 'show the state of the port')):
+        group.add_argument(f'--{action}', dest='action', action='store_const',
+                           const=action, help=text)
+    group.add_argument('--regen-commit', dest='action', action='store_const',
+                       const='regen-commit', help=argparse.SUPPRESS)
 
     p = add('all', _cmd_all,
             'fetch, apply, build and test (set-up + main job)',
@@ -232,9 +296,10 @@ def build_parser():
     p.add_argument('text', nargs='+', help='the entry: one reST paragraph')
 
     p = add('bench', _cmd_bench,
-            'measure what the flag costs: patched vs stock 3.13.5',
+            'measure what the flag costs: patched vs stock CPython',
             'Compare the patched interpreter with the baseline (stock '
-            '3.13.5), on this machine\'s kernel: (1) pyperf micro-benchmarks '
+            'CPython, the base), on this machine\'s kernel: (1) pyperf '
+            'micro-benchmarks '
             'of each fd-creating call plus its close (os.open, open, '
             'os.pipe, os.dup, os.dup2, socket.socket, socketpair, accept on '
             'loopback, select.epoll, recvmsg with one SCM_RIGHTS fd) on the '
@@ -301,8 +366,8 @@ def main(argv=None):
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     setup_logging(args.verbose)
-    paths = Paths(workdir=args.workdir, repo=args.repo)
     try:
+        paths = Paths(workdir=args.workdir, repo=args.repo, base=args.base)
         return args.func(args, paths) or 0
     except ToolError as exc:
         log.error('%s: %s', args.command, exc)

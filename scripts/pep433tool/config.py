@@ -1,24 +1,18 @@
-"""Constants of the project: the base version and what is built and tested."""
+"""Constants of the tool: what is built and tested, on every base.
 
-VERSION = '3.13.5'
-BASE_TAG = 'v3.13.5'
+The bases themselves (versions, tarballs, checksums, where to get them) are
+data: ``bases.toml``, read by ``bases.py``.
+"""
+
 BRANCH = 'pep433'
 APPLIED_REF = 'refs/pep433/applied'
 BACKUP_REF_PREFIX = 'refs/pep433/backup/'
 
-TARBALL_NAME = 'python3.13_3.13.5.orig.tar.xz'
-TARBALL_SHA256 = ('93e583f243454e6e9e4588ca2c2662206ad961659863277a'
-                  'fcdb96801647d640')
-TARBALL_TOPDIR = 'Python-3.13.5'
-DEBIAN_SUITE = 'trixie'
-DEBIAN_SOURCE = 'python3.13=3.13.5-2+deb13u5'
 DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg'
 
-#: Identity and date of the base commit, so that its hash is the same on
-#: every machine (the date is the 3.13.5 release day).
+#: Identity of the base commit, so that its hash is the same on every
+#: machine (its date is the base's release day, from the bases table).
 BASE_IDENTITY = ('PEP 433 tooling', 'pep433-tooling@localhost')
-BASE_DATE = '2025-06-11T12:00:00+00:00'
-BASE_MESSAGE = 'Python 3.13.5 (release tarball)'
 #: Committer of the commits `apply` creates.
 COMMITTER = BASE_IDENTITY
 

@@ -1,6 +1,6 @@
 """``export``: write patches/ and the new-file tree back from the branch.
 
-Each commit of v3.13.5..pep433 becomes one ``NNNN-subject.patch`` made by
+Each commit of <base tag>..pep433 becomes one ``NNNN-subject.patch`` made by
 ``git format-patch`` with fixed flags and an isolated git configuration, so
 that exporting an unchanged branch changes no byte.  A regular file that a
 commit *adds* under Lib/, Modules/, Doc/ or Misc/ is left out of the patch
@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import config, gitutil, series as seriesmod
+from . import bases, config, gitutil, rebase, series as seriesmod
 from .errors import PreconditionError, ProblemFound
 from .util import write_if_changed
 
@@ -71,7 +71,7 @@ def _tree_without(repo, commit, paths, tmpdir):
     return gitutil.out(repo, 'write-tree', env=env)
 
 
-def compute(repo, base=config.BASE_TAG, branch=config.BRANCH):
+def compute(repo, base, branch=config.BRANCH):
     """Compute the export of base..branch in *repo* (writes nothing).
 
     Git objects for the rewritten commits are created in *repo* (they are
@@ -116,7 +116,7 @@ def compute(repo, base=config.BASE_TAG, branch=config.BRANCH):
 
 
 def previous_outputs(paths):
-    """Patches and new files that the current patches/series lists."""
+    """Patches and new files that the base's current series lists."""
     old = seriesmod.load(paths, check_files=False)
     patches = [name for name in old.names
                if (paths.patches / name).is_file()]
@@ -129,21 +129,61 @@ def previous_outputs(paths):
     return old, patches, new_files
 
 
+def other_bases_new_files(paths):
+    """{path: [version, ...]}: the new files the other bases' series use."""
+    users = {}
+    for base in bases.load():
+        if base.version == paths.base.version:
+            continue
+        other = paths.for_base(base)
+        if not other.series.exists():
+            continue
+        for path in previous_outputs(other)[2]:
+            users.setdefault(path, []).append(base.version)
+    return users
+
+
+def check_shared_new_files(paths, result):
+    """Refuse to write a second version of a new file another base uses.
+
+    A new file exists once for every base; where one base needs it
+    different, that difference must be a commit of its own in that base's
+    series (a change to the file, not a second copy of it).
+    """
+    users = other_bases_new_files(paths)
+    clashes = []
+    for path, (data, _) in sorted(result.new_files.items()):
+        target = paths.repo / path
+        if path in users and target.exists() and target.read_bytes() != data:
+            clashes.append(f'{path} (used as it is by the series of '
+                           f'{", ".join(users[path])})')
+    if clashes:
+        raise PreconditionError(
+            f'the {paths.base.version} series adds other versions of new '
+            'files that other bases share:\n  ' + '\n  '.join(clashes),
+            hint='in the checkout, keep the file as the other bases have it '
+                 'in the commit that adds it, and make the '
+                 f'{paths.base.version} difference a commit of its own '
+                 '(git rebase -i), then export again')
+
+
 def planned_changes(paths, result):
     """Return (writes, deletes): {relpath: bytes} and [relpath] in the repo."""
     old, old_patches, old_new_files = previous_outputs(paths)
+    patches_dir = paths.patches.relative_to(paths.repo).as_posix()
     writes = {}
     for name in result.names:
-        writes[f'patches/{name}'] = result.patches[name]
+        writes[f'{patches_dir}/{name}'] = result.patches[name]
     if result.names or paths.series.exists():
-        writes['patches/series'] = seriesmod.render(
+        writes[f'{patches_dir}/series'] = seriesmod.render(
             result.names, old).encode('utf-8')
     for path, (data, _) in result.new_files.items():
         writes[path] = data
-    deletes = [f'patches/{name}' for name in old_patches
+    deletes = [f'{patches_dir}/{name}' for name in old_patches
                if name not in result.patches]
+    shared = other_bases_new_files(paths)
     deletes.extend(path for path in sorted(old_new_files)
-                   if path not in result.new_files)
+                   if path not in result.new_files and path not in shared)
     deletes = [path for path in deletes if (paths.repo / path).exists()]
     return writes, deletes
 
@@ -213,13 +253,19 @@ def _prune_empty_dirs(root, directory):
         directory = directory.parent
 
 
-def range_diff(repo, old, new, base=config.BASE_TAG):
-    """Text of ``git range-diff base..old base..new``."""
+def range_diff(repo, old, new, base, new_base=None):
+    """Text of ``git range-diff base..old new_base..new``.
+
+    *new_base* (default: *base*) differs when the two series are on two
+    bases: what a port changed, patch by patch.
+    """
+    ranges = ([base, old, new] if new_base in (None, base)
+              else [f'{base}..{old}', f'{new_base}..{new}'])
     proc = gitutil.git(repo, '-c', 'color.ui=never', 'range-diff',
-                       '--no-color', base, old, new, isolated=True,
+                       '--no-color', *ranges, isolated=True,
                        quiet=True, check=False)
     if proc.returncode != 0:
-        log.warning('git range-diff %s %s %s failed: %s', base, old, new,
+        log.warning('git range-diff %s failed: %s', ' '.join(ranges),
                     proc.stderr.strip()[-500:])
         return '(range-diff unavailable)\n'
     return proc.stdout
@@ -228,7 +274,7 @@ def range_diff(repo, old, new, base=config.BASE_TAG):
 def run_export(paths, check=False, review=None):
     """Implement the ``export`` subcommand; return the exit code."""
     repo = paths.cpython
-    result = compute(repo)
+    result = compute(repo, paths.base.tag)
     if check:
         report = differences(paths, result)
         if report:
@@ -236,9 +282,10 @@ def run_export(paths, check=False, review=None):
                 'patches/ is not up to date with the branch '
                 f'{config.BRANCH} in {repo}:\n' + '\n'.join(report),
                 hint='scripts/pep433 export')
-        log.info('export --check: patches/ matches %s (%d patches)',
-                 config.BRANCH, len(result.names))
+        log.info('export --check: patches/%s matches %s (%d patches)',
+                 paths.base.version, config.BRANCH, len(result.names))
         return 0
+    check_shared_new_files(paths, result)
     if review:
         write_review(paths, repo, Path(review))
     changed = write(paths, result)
@@ -252,7 +299,12 @@ def run_export(paths, check=False, review=None):
     if previous and previous != result.tip:
         log.info('range-diff against the previous series (%s):\n%s',
                  config.APPLIED_REF,
-                 range_diff(repo, previous, result.tip))
+                 range_diff(repo, previous, result.tip, paths.base.tag))
+    ported = rebase.ported_from(paths)
+    if ported:
+        log.info('range-diff of the %s series against the %s series it was '
+                 'ported from:\n%s', paths.base.version, ported.version,
+                 rebase.port_range_diff(paths, ported))
     gitutil.git(repo, 'update-ref', '-m', 'pep433 export',
                 config.APPLIED_REF, result.tip, quiet=True)
     paths.update_state(applied_tip=result.tip)
@@ -261,7 +313,7 @@ def run_export(paths, check=False, review=None):
 
 def write_review(paths, repo, outdir):
     """Write a review folder: cover letter + series + combined diff."""
-    base, branch = config.BASE_TAG, config.BRANCH
+    base, branch = paths.base.tag, config.BRANCH
     if outdir.exists():
         shutil.rmtree(outdir)
     outdir.mkdir(parents=True)
@@ -270,7 +322,7 @@ def write_review(paths, repo, outdir):
     previous = gitutil.rev_parse(repo, config.APPLIED_REF)
     tip = gitutil.rev_parse(repo, branch)
     if previous and previous != tip:
-        rdiff = range_diff(repo, previous, tip)
+        rdiff = range_diff(repo, previous, tip, base)
     else:
         rdiff = '(no previous series recorded, or no change)\n'
     gitutil.git(repo, *FORMAT_PATCH_CONFIG, 'format-patch',
@@ -282,11 +334,11 @@ def write_review(paths, repo, outdir):
         cover = covers[0]
         text = cover.read_text(encoding='utf-8')
         body = ('PEP 433 (cloexec= keyword and -e option) on CPython '
-                f'{config.VERSION}.\n\nDiffstat of {base}..{branch}:\n\n'
+                f'{paths.base.version}.\n\nDiffstat of {base}..{branch}:\n\n'
                 f'{stat}\n\nRange-diff against the last series '
                 f'({config.APPLIED_REF}):\n\n{rdiff}')
         text = text.replace('*** SUBJECT HERE ***',
-                            f'PEP 433 series for CPython {config.VERSION}')
+                            f'PEP 433 series for CPython {paths.base.version}')
         text = text.replace('*** BLURB HERE ***', body)
         cover.write_text(text, encoding='utf-8')
     combined = gitutil.git(repo, 'diff', '--full-index', '--no-renames',

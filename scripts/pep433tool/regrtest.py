@@ -291,13 +291,13 @@ def format_report(baseline, comparisons, first_lines=8):
 
 # --- running regrtest -------------------------------------------------------
 
-def _changed_tests(repo, diff_filter=None):
+def _changed_tests(repo, tag, diff_filter=None):
     """Paths under Lib/test/ of the test files the series changes, split
     after Lib/test/ (e.g. ['test_os.py'], ['test_asyncio', 'test_events.py'])."""
     args = ['diff', '--name-only', '--no-renames']
     if diff_filter:
         args.append(f'--diff-filter={diff_filter}')
-    text = gitutil.out(repo, *args, config.BASE_TAG, config.BRANCH,
+    text = gitutil.out(repo, *args, tag, config.BRANCH,
                        '--', 'Lib/test/')
     for path in text.splitlines():
         parts = path.split('/')[2:]
@@ -305,20 +305,20 @@ def _changed_tests(repo, diff_filter=None):
             yield parts
 
 
-def touched_tests(repo):
+def touched_tests(repo, tag):
     """Test modules (package members by dotted name) the series adds or
     changes: test_os, test_asyncio.test_events..."""
     names = set()
-    for parts in _changed_tests(repo):
+    for parts in _changed_tests(repo, tag):
         if parts[-1].startswith('test_') and parts[-1].endswith('.py'):
             names.add('.'.join(parts[:-1] + [parts[-1][:-3]]))
     return sorted(names)
 
 
-def series_tests(repo):
+def series_tests(repo, tag):
     """Test modules/packages that the series adds under Lib/test."""
     names = set()
-    for parts in _changed_tests(repo, diff_filter='A'):
+    for parts in _changed_tests(repo, tag, diff_filter='A'):
         if len(parts) == 1 and parts[0].endswith('.py'):
             names.add(parts[0][:-3])
         elif len(parts) > 1:
@@ -453,7 +453,7 @@ def select_tests(paths, full=False, tests=None):
     names = list(config.TEST_SUBSET)
     if full:
         names += config.TEST_FULL_EXTRA
-    for name in series_tests(paths.cpython):
+    for name in series_tests(paths.cpython, paths.base.tag):
         if name not in names:
             names.append(name)
     return names
@@ -474,7 +474,7 @@ def run_tests(paths, full=False, modes=None, tests=None, jobs=None,
         base_mode = 'baseline-debug'
     modes = list(dict.fromkeys(modes or all_modes))
     if refleaks and not tests:
-        names = touched_tests(paths.cpython)
+        names = touched_tests(paths.cpython, paths.base.tag)
     else:
         names = select_tests(paths, full, tests)
     jobs = jobs or cpu_count()

@@ -46,7 +46,7 @@ def run_selftest(paths, fast=False, pytest_args=()):
         cmd.append('--run-slow')
     cmd += list(pytest_args)
     log.info('$ %s', format_cmd(cmd))
-    env = clean_env({'PEP433_WORKDIR': str(paths.workdir),
+    env = clean_env({'PEP433_WORKDIR': str(paths.root),
                      'PEP433_REPO': str(paths.repo)})
     proc = subprocess.run(cmd, cwd=paths.repo / 'scripts', env=env,
                           check=False)

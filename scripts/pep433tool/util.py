@@ -96,28 +96,53 @@ def write_if_changed(path, data):
 
 
 class Paths:
-    """The layout of the work directory and of the project repository."""
+    """The layout of the work directory and of the project repository.
 
-    def __init__(self, workdir=None, repo=None):
+    Everything of one base lives in ``<root>/<version>/`` (``workdir``):
+    its checkout, builds, results and bench output, so that two bases never
+    share a build.  The tarball cache, the private apt state and the tool's
+    venv are shared by all bases, in the root.  The base's patches are in
+    ``patches/<version>/`` of the project repository; the new files (Lib/,
+    Modules/, Doc/, Misc/ at its top) serve every base.
+    """
+
+    def __init__(self, workdir=None, repo=None, base=None):
+        from . import bases
         self.repo = Path(repo or os.environ.get('PEP433_REPO')
                          or DEFAULT_REPO).resolve()
-        self.workdir = Path(workdir or os.environ.get('PEP433_WORKDIR')
-                            or self.repo / 'build').resolve()
+        self.root = Path(workdir or os.environ.get('PEP433_WORKDIR')
+                         or self.repo / 'build').resolve()
+        self.base = (base if isinstance(base, bases.Base)
+                     else bases.get(base))
+        self.workdir = self.root / self.base.version
+
+    def for_base(self, base):
+        """The same layout for another base (a version or a Base)."""
+        return Paths(workdir=self.root, repo=self.repo, base=base)
 
     # project repository
     @property
     def patches(self):
-        return self.repo / 'patches'
+        return self.repo / 'patches' / self.base.version
 
     @property
     def series(self):
         return self.patches / 'series'
 
-    # work directory
+    # shared by every base, in the root of the work directory
     @property
     def cache(self):
-        return self.workdir / 'cache'
+        return self.root / 'cache'
 
+    @property
+    def venv(self):
+        return self.root / 'venv'
+
+    @property
+    def apt(self):
+        return self.root / 'apt'
+
+    # one base's work directory
     @property
     def cpython(self):
         """The CPython checkout: <workdir>/cpython or the user's own."""
@@ -147,14 +172,6 @@ class Paths:
     @property
     def results(self):
         return self.workdir / 'results'
-
-    @property
-    def venv(self):
-        return self.workdir / 'venv'
-
-    @property
-    def apt(self):
-        return self.workdir / 'apt'
 
     @property
     def state_file(self):

@@ -47,6 +47,7 @@ def git_identity(monkeypatch, tmp_path_factory):
         monkeypatch.setenv(key, value)
     monkeypatch.delenv('PEP433_WORKDIR', raising=False)
     monkeypatch.delenv('PEP433_REPO', raising=False)
+    monkeypatch.delenv('PEP433_BASES', raising=False)
 
 
 def git(repo, *args, env=None, **kwargs):
@@ -114,29 +115,69 @@ def make_series_commits(repo):
                'Bug: bpo-17036\n', date='2026-01-03T00:00:00Z')
 
 
-class Project:
-    """A project repository + work directory, driven through cli.main()."""
+#: The base of the fake repositories the fast tests make.
+BASE = '3.13.5'
 
-    def __init__(self, root):
+
+class Project:
+    """A project repository + work directory, driven through cli.main().
+
+    ``workroot`` is the work directory given to the tool; ``workdir`` is the
+    fake base's own directory in it (``workroot/3.13.5``).
+    """
+
+    def __init__(self, root, base=BASE):
         self.root = Path(root)
+        self.base = base
         self.repo = self.root / 'project'
-        self.workdir = self.root / 'work'
+        self.workroot = self.root / 'work'
         self.repo.mkdir(parents=True, exist_ok=True)
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.paths = Paths(workdir=self.workdir, repo=self.repo)
+        self.workroot.mkdir(parents=True, exist_ok=True)
+        self.paths = Paths(workdir=self.workroot, repo=self.repo, base=base)
+        self.workdir = self.paths.workdir
 
     @property
     def cpython(self):
         return self.workdir / 'cpython'
 
-    def run(self, *args):
-        return cli.main(['--workdir', str(self.workdir), '--repo',
-                         str(self.repo), *args])
+    @property
+    def patches(self):
+        return self.paths.patches
+
+    def run(self, *args, base=None):
+        return cli.main(['--workdir', str(self.workroot), '--repo',
+                         str(self.repo), '--base', base or self.base, *args])
 
     def snapshot(self):
         """{relpath: bytes} of every file of the project repo."""
         return {str(p.relative_to(self.repo)): p.read_bytes()
                 for p in sorted(self.repo.rglob('*')) if p.is_file()}
+
+
+BASE_ENTRY = """
+[[base]]
+version = "{version}"
+sha256 = "{sha256}"
+tarball = "python3.13_{version}.orig.tar.xz"
+url = "{url}"
+release_date = "{date}"
+debian_package = "python3.13"
+debian_suites = ["trixie"]
+"""
+
+
+def bases_table(path, *entries):
+    """Write a bases table with *entries* (dicts of the fields that differ
+    from a fake 3.13.5 entry) to *path*; return the path."""
+    text = ''
+    for entry in entries:
+        fields = {'version': BASE, 'sha256': '0' * 64,
+                  'url': 'http://127.0.0.1:9/none.tar.xz',
+                  'date': '2025-06-11T12:00:00+00:00', **entry}
+        text += BASE_ENTRY.format(**fields)
+    path = Path(path)
+    path.write_text(text)
+    return path
 
 
 @pytest.fixture

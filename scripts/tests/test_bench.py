@@ -317,7 +317,7 @@ def test_instruction_counts_parse_and_table():
               ('os.open', 'patched-e'): 4190.0,
               ('os.pipe', 'patched'): 1.0}
     table = bench.instruction_table(counts, ['os.open', 'os.pipe'])
-    assert table[0] == ('| call | baseline (3.13.5) | patched (default '
+    assert table[0] == ('| call | baseline (stock) | patched (default '
                         'False) | patched -e | patched (default False) - '
                         'baseline | patched -e - baseline |')
     assert table[2] == ('| `os.open` | 4232 | 4238 | 4190 | +6 (+0.1%) | '

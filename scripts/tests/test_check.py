@@ -18,7 +18,7 @@ def test_check_reports_every_problem(exported, caplog):
 
 
 def test_check_reports_patch_that_does_not_apply(exported, caplog):
-    patch = exported.repo / 'patches' / '0002-Add-cloexec-to-posix.patch'
+    patch = exported.patches / '0002-Add-cloexec-to-posix.patch'
     patch.write_text(patch.read_text().replace(' /* 19 */', ' /* XIX */'))
     assert exported.run('check', '--no-build') == 1
     assert '0002-Add-cloexec-to-posix.patch does not apply' in caplog.text

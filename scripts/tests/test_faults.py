@@ -27,10 +27,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (Project, SCRIPTS, commit_all, exported_project,
+from conftest import (Project, SCRIPTS, bases_table, commit_all,
+                      exported_project,
                       fake_source, git, make_base, make_series_commits,
                       write, write_tarball)
-from pep433tool import build, config, fetch
+from pep433tool import bases, build, fetch
 
 SCRIPT = SCRIPTS / 'pep433'
 
@@ -104,7 +105,7 @@ def make_four_commits(repo):
 def exported4(tmp_path):
     """A project whose patches/ holds a series of four patches."""
     proj = exported_project(tmp_path, make_four_commits)
-    assert len((proj.repo / 'patches' / 'series').read_text().split()) == 4
+    assert len((proj.patches / 'series').read_text().split()) == 4
     return proj
 
 
@@ -192,8 +193,9 @@ def run_killed(proj, tmp_path, kill, *args):
     env = dict(os.environ, PATH=f'{fakebin}{os.pathsep}{os.environ["PATH"]}',
                FAKE_GIT_KILL=kill, FAKE_GIT_COUNTER=str(counter))
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), '--workdir', str(proj.workdir),
-         '--repo', str(proj.repo), *args], env=env, capture_output=True,
+        [sys.executable, str(SCRIPT), '--workdir', str(proj.workroot),
+         '--repo', str(proj.repo), '--base', proj.base, *args], env=env,
+        capture_output=True,
         text=True, timeout=60)
     assert proc.returncode == -signal.SIGKILL, (
         f'not killed at {kill} (exit {proc.returncode}):\n'
@@ -252,7 +254,7 @@ def test_apply_killed_during_series_change_keeps_one_backup(exported4,
     victim = sibling(exported4, tmp_path, 'victim')
     for proj in (clean, victim):
         assert proj.run('apply') == 0
-    series = exported4.repo / 'patches' / 'series'
+    series = exported4.patches / 'series'
     names = series.read_text().split()
     series.write_text('\n'.join(names[:2]) + '\n')
     assert clean.run('apply') == 0
@@ -357,7 +359,7 @@ def test_build_killed_during_reconfigure_reruns_it(slow_src, tmp_path):
 
 # --- tarballs ----------------------------------------------------------------
 
-def fake_tarball(path, version='3.13.5', top=config.TARBALL_TOPDIR):
+def fake_tarball(path, version='3.13.5', top='Python-3.13.5'):
     return write_tarball(path, top, {
         'Include/patchlevel.h': f'#define PY_VERSION "{version}"\n',
         'README.rst': f'This is Python version {version}\n',
@@ -368,12 +370,17 @@ def fake_tarball(path, version='3.13.5', top=config.TARBALL_TOPDIR):
 def good_sha(monkeypatch, tmp_path):
     """Make a fake 3.13.5 tarball "the release" (its sha256 expected)."""
     good = fake_tarball(tmp_path / 'good.tar.xz')
-    digest = fetch.sha256_of(good)
-    monkeypatch.setattr(config, 'TARBALL_SHA256', digest)
-    for func in (fetch.verify_tarball, fetch.cached_tarball,
-                 fetch.store_in_cache):
-        monkeypatch.setattr(func, '__defaults__', (digest,))
+    pin_sha256(monkeypatch, tmp_path, fetch.sha256_of(good))
     return good
+
+
+def pin_sha256(monkeypatch, tmp_path, digest):
+    """A bases table whose 3.13.5 is pinned to *digest*."""
+    monkeypatch.setenv('PEP433_BASES', str(bases_table(
+        tmp_path / 'bases.toml', {'sha256': digest})))
+
+
+CACHED = 'python3.13_3.13.5.orig.tar.xz'
 
 
 def no_download(monkeypatch):
@@ -384,6 +391,7 @@ def no_download(monkeypatch):
         from pep433tool.errors import PreconditionError
         raise PreconditionError('(test) no download')
     monkeypatch.setattr(fetch, 'download_debian_tarball', fake)
+    monkeypatch.setattr(fetch, 'download_url', lambda paths: None)
     return calls
 
 
@@ -391,7 +399,7 @@ def assert_nothing_created(proj):
     assert not proj.cpython.exists()
     assert not (proj.workdir / 'baseline-src').exists()
     assert not list(proj.workdir.glob('unpack-*'))
-    assert not (proj.workdir / 'cache' / config.TARBALL_NAME).exists()
+    assert not (proj.workroot / 'cache' / CACHED).exists()
 
 
 def test_corrupted_tarball_is_refused(good_sha, tmp_path, caplog):
@@ -409,7 +417,7 @@ def test_wrong_version_tarball_is_refused_by_checksum(tmp_path, caplog):
     proj = Project(tmp_path / 'p')
     other = fake_tarball(tmp_path / 'Python-3.13.4.tar.xz', '3.13.4')
     assert proj.run('fetch', '--tarball', str(other)) == 3
-    assert config.TARBALL_SHA256 in caplog.text
+    assert bases.get('3.13.5').sha256 in caplog.text
     assert 'the CPython 3.13.5 release tarball' in caplog.text
     assert_nothing_created(proj)
 
@@ -419,10 +427,7 @@ def test_wrong_version_inside_a_matching_tarball_is_refused(
     """Belt and braces: the version check after the checksum."""
     proj = Project(tmp_path / 'p')
     other = fake_tarball(tmp_path / 'x.tar.xz', '3.13.4')
-    digest = fetch.sha256_of(other)
-    for func in (fetch.verify_tarball, fetch.cached_tarball,
-                 fetch.store_in_cache):
-        monkeypatch.setattr(func, '__defaults__', (digest,))
+    pin_sha256(monkeypatch, tmp_path, fetch.sha256_of(other))
     assert proj.run('fetch', '--tarball', str(other)) == 3
     assert 'contains Python 3.13.4, not 3.13.5' in caplog.text
     assert not proj.cpython.exists()
@@ -433,7 +438,7 @@ def test_wrong_version_inside_a_matching_tarball_is_refused(
 def test_bad_cached_tarball_is_removed(good_sha, monkeypatch, tmp_path,
                                        caplog, content):
     proj = Project(tmp_path / 'p')
-    cached = proj.workdir / 'cache' / config.TARBALL_NAME
+    cached = proj.workroot / 'cache' / CACHED
     cached.parent.mkdir(parents=True)
     if content == 'corrupt':
         cached.write_bytes(good_sha.read_bytes()[:-100])
@@ -450,7 +455,7 @@ def test_bad_cached_tarball_is_removed(good_sha, monkeypatch, tmp_path,
     calls.clear()
     assert proj.run('fetch') == 0
     assert not calls
-    assert fetch.checkout_ok(proj.cpython)
+    assert fetch.checkout_ok(proj.cpython, proj.paths.base)
 
 
 def test_checkout_whose_tag_is_another_version_is_refused(tmp_path, caplog):
@@ -509,7 +514,7 @@ def applied(exported4, tmp_path):
 
 def change_series(proj):
     """A "git pull" that brings a shorter series: apply would rebuild."""
-    series = proj.repo / 'patches' / 'series'
+    series = proj.patches / 'series'
     series.write_text('\n'.join(series.read_text().split()[:3]) + '\n')
 
 
@@ -548,8 +553,8 @@ def test_untracked_files_elsewhere_are_kept(applied, caplog):
 def test_refuses_am_in_progress(applied, caplog):
     repo = applied.cpython
     change_series(applied)
-    patch = applied.repo / 'patches' / sorted(
-        (applied.repo / 'patches').glob('0002-*'))[0].name
+    patch = applied.patches / sorted(
+        (applied.patches).glob('0002-*'))[0].name
     git(repo, 'switch', '-q', '--detach', 'v3.13.5')
     proc = subprocess.run(['git', '-C', str(repo), 'am', '--no-3way',
                            str(patch)], capture_output=True)

@@ -1,10 +1,13 @@
 """apt source parsing, private apt configuration, tarball checksums."""
 
 import hashlib
+import http.server
+import threading
+from dataclasses import replace
 
 import pytest
 
-from pep433tool import config, fetch
+from pep433tool import bases, fetch
 from pep433tool.errors import PreconditionError
 from pep433tool.util import Paths
 
@@ -90,11 +93,12 @@ def test_os_codename(tmp_path):
 
 def test_private_apt_config(tmp_path):
     options = fetch.private_apt_config(tmp_path / 'apt',
-                                       'http://mirror.example/debian')
-    sources = tmp_path / 'apt' / 'sources.list.d' / 'pep433-trixie-src.sources'
+                                       'http://mirror.example/debian',
+                                       ('trixie', 'forky'))
+    sources = tmp_path / 'apt' / 'sources.list.d' / 'pep433-src.sources'
     assert sources.read_text() == (
         'Types: deb-src\nURIs: http://mirror.example/debian\n'
-        'Suites: trixie\nComponents: main\n'
+        'Suites: trixie forky\nComponents: main\n'
         'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n')
     text = ' '.join(options)
     assert f'Dir::State::Lists={tmp_path / "apt" / "lists"}' in text
@@ -104,14 +108,15 @@ def test_private_apt_config(tmp_path):
     assert '/etc/apt' not in text
     # the generated file parses as the deb-src entry we want
     (entry,) = fetch.parse_deb822_sources(sources.read_text())
-    assert entry['types'] == ['deb-src'] and entry['suites'] == ['trixie']
+    assert entry['types'] == ['deb-src']
+    assert entry['suites'] == ['trixie', 'forky']
 
 
 def test_download_without_archive_is_a_precondition(tmp_path):
     etc = make_etc(tmp_path, sources_list='')
     release = tmp_path / 'os-release'
     release.write_text('VERSION_CODENAME=bookworm\n')
-    paths = Paths(workdir=tmp_path / 'w', repo=tmp_path)
+    paths = Paths(workdir=tmp_path / 'w', repo=tmp_path, base='3.13.5')
     with pytest.raises(PreconditionError, match='--tarball'):
         fetch.download_debian_tarball(paths, etc, release)
 
@@ -120,22 +125,23 @@ def test_verify_tarball(tmp_path):
     path = tmp_path / 'x.tar.xz'
     path.write_bytes(b'not the release')
     good = hashlib.sha256(b'not the release').hexdigest()
-    fetch.verify_tarball(path, good)
+    fetch.verify_tarball(path, replace(bases.get('3.13.5'), sha256=good))
     with pytest.raises(PreconditionError, match='sha256'):
-        fetch.verify_tarball(path)
+        fetch.verify_tarball(path, bases.get('3.13.5'))
 
 
-def test_corrupt_cached_tarball_is_removed(tmp_path, caplog):
-    paths = Paths(workdir=tmp_path / 'w', repo=tmp_path)
+def test_corrupt_cached_tarball_is_removed(tmp_path, caplog, monkeypatch):
+    paths = Paths(workdir=tmp_path / 'w', repo=tmp_path, base='3.13.5')
     paths.cache.mkdir(parents=True)
-    cached = paths.cache / config.TARBALL_NAME
+    cached = paths.cache / paths.base.tarball
     cached.write_bytes(b'corrupt')
     assert fetch.cached_tarball(paths) is None
     assert not cached.exists()
     assert 'corrupt' in caplog.text
     cached.write_bytes(b'ok')
     good = hashlib.sha256(b'ok').hexdigest()
-    assert fetch.cached_tarball(paths, good) == cached
+    paths.base = replace(paths.base, sha256=good)
+    assert fetch.cached_tarball(paths) == cached
 
 
 def fake_tarball(tmp_path, version='3.13.5'):
@@ -147,8 +153,9 @@ def fake_tarball(tmp_path, version='3.13.5'):
 
 def test_unpack_and_commit_is_reproducible(tmp_path):
     tarball = fake_tarball(tmp_path)
-    fetch.unpack_and_commit(tarball, tmp_path / 'a' / 'cpython')
-    fetch.unpack_and_commit(tarball, tmp_path / 'b' / 'cpython')
+    base = bases.get('3.13.5')
+    fetch.unpack_and_commit(tarball, tmp_path / 'a' / 'cpython', base)
+    fetch.unpack_and_commit(tarball, tmp_path / 'b' / 'cpython', base)
     heads = [git(tmp_path / d / 'cpython', 'rev-parse', 'v3.13.5')
              for d in 'ab']
     assert heads[0] == heads[1]
@@ -161,26 +168,23 @@ def test_unpack_and_commit_is_reproducible(tmp_path):
     exclude = (repo / '.git' / 'info' / 'exclude').read_text()
     assert '__pycache__/' in exclude and '*.py[co]' in exclude
     assert git(repo, 'status', '--porcelain') == ''
-    assert fetch.checkout_ok(repo)
+    assert fetch.checkout_ok(repo, base)
 
 
 def test_fetch_cli(tmp_path, monkeypatch):
-    from conftest import Project
+    from conftest import Project, bases_table
     proj = Project(tmp_path / 'p')
     tarball = fake_tarball(tmp_path)
     # a wrong checksum is refused (exit 3) and nothing is created
     assert proj.run('fetch', '--tarball', str(tarball)) == 3
     assert not proj.cpython.exists()
-    monkeypatch.setattr(config, 'TARBALL_SHA256',
-                        fetch.sha256_of(tarball))
-    monkeypatch.setattr(fetch.verify_tarball, '__defaults__',
-                        (config.TARBALL_SHA256,))
-    monkeypatch.setattr(fetch.store_in_cache, '__defaults__',
-                        (config.TARBALL_SHA256,))
+    monkeypatch.setenv('PEP433_BASES', str(bases_table(
+        tmp_path / 'bases.toml', {'sha256': fetch.sha256_of(tarball)})))
     assert proj.run('fetch', '--tarball', str(tarball)) == 0
-    assert fetch.checkout_ok(proj.cpython)
+    assert fetch.checkout_ok(proj.cpython, bases.get('3.13.5'))
     assert (proj.workdir / 'baseline-src' / 'Lib' / 'os.py').exists()
-    assert (proj.workdir / 'cache' / config.TARBALL_NAME).exists()
+    assert (proj.workroot / 'cache' / 'python3.13_3.13.5.orig.tar.xz'
+            ).exists()
     assert proj.run('fetch') == 0                # no-op
     # something else at cpython/ is refused and left alone
     proj2 = Project(tmp_path / 'q')
@@ -204,3 +208,128 @@ def test_fetch_checkout(tmp_path):
     git(bad, 'commit', '-qam', 'wrong')
     git(bad, 'tag', '-f', 'v3.13.5')
     assert Project(tmp_path / 'r').run('fetch', '--checkout', str(bad)) == 3
+
+
+# --- the release URL, against a local HTTP server ---------------------------
+
+@pytest.fixture
+def http_server(tmp_path):
+    """Serve tmp_path/www on 127.0.0.1; yield its base URL."""
+    root = tmp_path / 'www'
+    root.mkdir()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f'http://127.0.0.1:{server.server_address[1]}', root
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def url_project(tmp_path, monkeypatch, url, sha256):
+    from conftest import Project, bases_table
+    monkeypatch.setenv('PEP433_BASES', str(bases_table(
+        tmp_path / 'bases.toml', {'sha256': sha256, 'url': url})))
+    return Project(tmp_path / 'p')
+
+
+def test_fetch_downloads_the_release_url(tmp_path, monkeypatch, http_server):
+    url, root = http_server
+    tarball = fake_tarball(tmp_path)
+    (root / 'Python-3.13.5.tar.xz').write_bytes(tarball.read_bytes())
+    proj = url_project(tmp_path, monkeypatch, f'{url}/Python-3.13.5.tar.xz',
+                       fetch.sha256_of(tarball))
+
+    def no_debian(paths):
+        raise AssertionError('Debian must not be asked: the URL worked')
+
+    monkeypatch.setattr(fetch, 'download_debian_tarball', no_debian)
+    assert proj.run('fetch') == 0
+    assert fetch.checkout_ok(proj.cpython, proj.paths.base)
+    cached = proj.workroot / 'cache' / 'python3.13_3.13.5.orig.tar.xz'
+    assert cached.read_bytes() == tarball.read_bytes()
+    assert not list((proj.workroot / 'cache').glob('*.part'))
+
+
+def test_url_with_wrong_checksum_falls_back_to_debian(
+        tmp_path, monkeypatch, http_server, caplog):
+    url, root = http_server
+    tarball = fake_tarball(tmp_path)
+    (root / 'Python-3.13.5.tar.xz').write_bytes(b'a truncated download')
+    proj = url_project(tmp_path, monkeypatch, f'{url}/Python-3.13.5.tar.xz',
+                       fetch.sha256_of(tarball))
+    asked = []
+
+    def debian(paths):
+        asked.append(paths.base.version)
+        return fetch.store_in_cache(paths, tarball)
+
+    monkeypatch.setattr(fetch, 'download_debian_tarball', debian)
+    assert proj.run('fetch') == 0
+    assert asked == ['3.13.5']
+    assert 'gave a file with sha256' in caplog.text
+    assert not list((proj.workroot / 'cache').glob('*.part'))
+
+
+def test_unreachable_url_and_no_debian_names_tarball(
+        tmp_path, monkeypatch, http_server):
+    url, _ = http_server
+    proj = url_project(tmp_path, monkeypatch, f'{url}/missing.tar.xz',
+                       '1' * 64)
+
+    def no_archive(paths):
+        raise PreconditionError('no Debian archive here',
+                                hint='scripts/pep433 fetch --tarball PATH')
+
+    monkeypatch.setattr(fetch, 'download_debian_tarball', no_archive)
+    assert proj.run('fetch') == 3
+    assert not proj.cpython.exists()
+
+
+def test_cache_comes_first(tmp_path, monkeypatch):
+    tarball = fake_tarball(tmp_path)
+    proj = url_project(tmp_path, monkeypatch, 'http://127.0.0.1:9/x',
+                       fetch.sha256_of(tarball))
+    fetch.store_in_cache(proj.paths, tarball)
+
+    def nothing(*args, **kwargs):
+        raise AssertionError('no download: the cache has the tarball')
+
+    monkeypatch.setattr(fetch, 'download_url', nothing)
+    monkeypatch.setattr(fetch, 'download_debian_tarball', nothing)
+    assert proj.run('fetch') == 0
+
+
+# --- Debian: any revision of the upstream version ---------------------------
+
+SHOWSRC = """\
+Package: python3.13
+Binary: python3.13, idle-python3.13
+Version: 3.13.5-2+deb13u5
+
+Package: python3.13
+Version: 3.13.15-1
+
+Package: python3.13-doc
+Version: 3.13.5-9
+
+Package: python3.13
+Version: 1:3.13.5-3
+"""
+
+
+def test_debian_versions():
+    versions = fetch.source_versions(SHOWSRC, 'python3.13')
+    assert versions == ['3.13.5-2+deb13u5', '3.13.15-1', '1:3.13.5-3']
+    assert [v for v in versions if fetch.upstream_version(v) == '3.13.5'] \
+        == ['3.13.5-2+deb13u5', '1:3.13.5-3']
+    assert fetch.upstream_version('3.13.15') == '3.13.15'

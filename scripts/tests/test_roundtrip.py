@@ -9,17 +9,17 @@ def tree(repo, rev='pep433'):
 
 def test_export_writes_patches_new_files_and_trailers(exported):
     proj = exported
-    series = (proj.repo / 'patches' / 'series').read_text().split()
+    series = (proj.patches / 'series').read_text().split()
     assert series == ['0001-Add-cloexec-to-os.patch',
                       '0002-Add-cloexec-to-posix.patch']
-    first = (proj.repo / 'patches' / series[0]).read_text()
+    first = (proj.patches / series[0]).read_text()
     assert 'New-File: Lib/test/test_x.py\n' in first
     assert 'New-File: Misc/NEWS.d/next/Library/x.rst\n' in first
     assert 'Bug: bpo-17036\nNew-File: Lib/test/test_x.py' in first
     assert 'b/Lib/test/test_x.py' not in first      # not in the patch
     assert '+line five' in first
     assert first.startswith('From 0000000000000000000000000000000000000000')
-    second = (proj.repo / 'patches' / series[1]).read_text()
+    second = (proj.patches / series[1]).read_text()
     assert '+# more' in second and 'b/Lib/test/test_x.py' in second
     # the new files are the version of the commit that adds them
     assert (proj.repo / 'Lib/test/test_x.py').read_text() == \
@@ -95,12 +95,12 @@ def test_export_check_detects_new_commit(exported):
     assert exported.run('export', '--check') == 1
     assert exported.snapshot() == before
     assert exported.run('export') == 0
-    assert (exported.repo / 'patches' / '0003-Third.patch').exists()
+    assert (exported.patches / '0003-Third.patch').exists()
     assert exported.run('export', '--check') == 0
 
 
 def test_failed_patch_leaves_branch_alone(exported, tmp_path):
-    patch = exported.repo / 'patches' / '0002-Add-cloexec-to-posix.patch'
+    patch = exported.patches / '0002-Add-cloexec-to-posix.patch'
     patch.write_text(patch.read_text().replace(' /* 19 */', ' /* XIX */'))
     other = Project(tmp_path / 'p2')
     other.repo = other.paths.repo = exported.repo
@@ -120,7 +120,7 @@ def test_series_change_rebuilds_and_keeps_backup(exported, tmp_path):
     assert other.run('apply') == 0
     old_tip = git(other.cpython, 'rev-parse', 'pep433')
     # "git pull" brought a series without the second patch
-    series = exported.repo / 'patches' / 'series'
+    series = exported.patches / 'series'
     series.write_text('# only one\n0001-Add-cloexec-to-os.patch\n')
     assert other.run('apply') == 0
     assert git(other.cpython, 'rev-list', '--count', 'v3.13.5..pep433') \
@@ -154,7 +154,7 @@ def test_export_removes_stale_files_only(exported):
     assert not (proj.repo / 'Misc/NEWS.d/next/Library/x.rst').exists()
     assert (proj.repo / 'Lib/test/test_x.py').exists()
     assert unrelated.read_text() == 'mine\n'
-    first = (proj.repo / 'patches' / '0001-Add-cloexec-to-os.patch'
+    first = (proj.patches / '0001-Add-cloexec-to-os.patch'
              ).read_text()
     assert 'x.rst' not in first
 

@@ -41,17 +41,17 @@ def test_render_keeps_comments_with_same_number():
 
 
 def test_empty_and_missing_series(tmp_path):
-    paths = Paths(workdir=tmp_path / 'w', repo=tmp_path)
+    paths = Paths(workdir=tmp_path / 'w', repo=tmp_path, base='3.13.5')
     assert series.load(paths).names == []
-    (tmp_path / 'patches').mkdir()
-    (tmp_path / 'patches' / 'series').write_text('# nothing yet\n\n')
+    (tmp_path / 'patches' / '3.13.5').mkdir(parents=True)
+    (tmp_path / 'patches' / '3.13.5' / 'series').write_text('# nothing yet\n\n')
     assert series.load(paths).names == []
 
 
 def test_missing_patch_file_is_a_precondition_error(tmp_path):
-    paths = Paths(workdir=tmp_path / 'w', repo=tmp_path)
-    (tmp_path / 'patches').mkdir()
-    (tmp_path / 'patches' / 'series').write_text('0001-gone.patch\n')
+    paths = Paths(workdir=tmp_path / 'w', repo=tmp_path, base='3.13.5')
+    (tmp_path / 'patches' / '3.13.5').mkdir(parents=True)
+    (tmp_path / 'patches' / '3.13.5' / 'series').write_text('0001-gone.patch\n')
     with pytest.raises(PreconditionError, match='0001-gone.patch'):
         series.load(paths)
     assert series.load(paths, check_files=False).names == ['0001-gone.patch']
