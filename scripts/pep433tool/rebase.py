@@ -64,10 +64,16 @@ def regenerate(src, python=None):
     directory is needed.
     """
     python = python or sys.executable
-    run([python, 'Tools/clinic/clinic.py', '--make', '--exclude',
-         'Lib/test/clinic.test.c', '--srcdir', '.'], cwd=src, quiet=True)
-    run([python, 'Tools/build/generate_global_objects.py'], cwd=src,
-        quiet=True)
+    src = Path(src)
+    for script, args in (('Tools/clinic/clinic.py',
+                          ('--make', '--exclude', 'Lib/test/clinic.test.c',
+                           '--srcdir', '.')),
+                         ('Tools/build/generate_global_objects.py', ())):
+        if (src / script).exists():
+            run([python, script, *args], cwd=src, quiet=True)
+        else:
+            log.debug('no %s in %s: nothing to regenerate with it', script,
+                      src)
 
 
 def worktree_path(paths):
@@ -172,8 +178,13 @@ def _drive(paths, src, first=None):
                          ', '.join(conflicts))
                 gitutil.git(src, 'checkout', '--ours', '--', *conflicts,
                             quiet=True)
-                regenerate(src)
+            # The generated files of the resolved sources; the generators
+            # also rewrite the checksums of the clinic blocks in the
+            # sources: stage all of it.
+            regenerate(src)
+            if conflicts:
                 gitutil.git(src, 'add', '--', *conflicts, quiet=True)
+            gitutil.git(src, 'add', '--update', quiet=True)
             command = ['rebase', '--continue']
         proc = gitutil.git(src, *command, env=env, check=False)
         if proc.returncode == 0 and not _rebase_in_progress(src):
@@ -321,6 +332,8 @@ def abort(paths):
     if _rebase_in_progress(src):
         gitutil.git(src, 'rebase', '--abort', check=False, quiet=True)
     _remove_worktree(repo, src)
+    for ref in (SOURCE_REF, SOURCE_BASE_REF):
+        gitutil.git(repo, 'update-ref', '-d', ref, check=False, quiet=True)
     previous = _state(paths)
     _set_state(paths)
     log.info('rebase --abort: the port from %s was abandoned; branch %s of '
