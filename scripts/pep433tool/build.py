@@ -174,11 +174,12 @@ def configure_flags(paths, configure_args=None):
 
 
 def run_build(paths, only=None, jobs=None, configure_args=None,
-              debug=False):
+              variant=None):
     """Implement the ``build`` subcommand; return the exit code.
 
-    With *debug*, the builds go to baseline-debug/ and patched-debug/ with
-    --with-pydebug added to the configure flags (for test --refleaks).
+    With a *variant* (a key of config.VARIANTS: debug, ft, tsan), the builds
+    go to baseline-<variant>/ and patched-<variant>/, with the variant's
+    configure flags added to the usual ones.
     """
     deps.ensure_build_deps()
     if os.path.isdir(CCACHE_DIR):
@@ -187,10 +188,11 @@ def run_build(paths, only=None, jobs=None, configure_args=None,
         log.info('ccache not installed: building without it')
     flags = configure_flags(paths, configure_args)
     baseline_dir, patched_dir, suffix = paths.baseline, paths.patched, ''
-    if debug:
-        flags = [*flags, *config.DEBUG_CONFIGURE_ARGS]
-        baseline_dir, patched_dir = paths.baseline_debug, paths.patched_debug
-        suffix = '-debug'
+    if variant:
+        flags = [*flags, *config.VARIANTS[variant]]
+        suffix = '-' + variant
+        baseline_dir = paths.workdir / ('baseline' + suffix)
+        patched_dir = paths.workdir / ('patched' + suffix)
     repo = require_checkout(paths)
     if only in (None, 'baseline'):
         if not gitutil.is_repo(paths.baseline_src):

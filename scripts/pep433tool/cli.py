@@ -50,14 +50,16 @@ def _cmd_export(args, paths):
 def _cmd_build(args, paths):
     from .build import run_build
     return run_build(paths, only=args.only, jobs=args.jobs,
-                     configure_args=args.configure_args, debug=args.debug)
+                     configure_args=args.configure_args,
+                     variant=args.variant)
 
 
 def _cmd_test(args, paths):
     from .regrtest import run_tests
     return run_tests(paths, full=args.full, modes=args.mode,
                      tests=args.tests, jobs=args.jobs,
-                     refleaks=args.refleaks)
+                     refleaks=args.refleaks,
+                     free_threading=args.free_threading)
 
 
 def _cmd_rebase(args, paths):
@@ -205,9 +207,21 @@ def build_parser():
     p.add_argument('--configure-args', metavar='ARGS',
                    help='extra configure arguments, one shell-quoted string '
                         '(used for both builds; default: none)')
-    p.add_argument('--debug', action='store_true',
-                   help='build <workdir>/baseline-debug and patched-debug '
-                        'instead, with --with-pydebug (for test --refleaks)')
+    group = p.add_mutually_exclusive_group()
+    group.add_argument('--debug', dest='variant', action='store_const',
+                       const='debug',
+                       help='build <workdir>/baseline-debug and '
+                            'patched-debug instead, with --with-pydebug '
+                            '(for test --refleaks)')
+    group.add_argument('--free-threading', dest='variant',
+                       action='store_const', const='ft',
+                       help='build baseline-ft and patched-ft instead, '
+                            'with --disable-gil (for test --free-threading)')
+    group.add_argument('--tsan', dest='variant', action='store_const',
+                       const='tsan',
+                       help='build baseline-tsan and patched-tsan instead: '
+                            'free-threaded with --with-thread-sanitizer '
+                            '(for test --tsan; about 15 minutes)')
 
     p = add('test', _cmd_test, 'run regrtest on the builds and compare',
             'Run the regrtest subset on the baseline build, the patched '
@@ -217,14 +231,20 @@ def build_parser():
             'baseline. Results and logs go to <workdir>/results/.')
     p.add_argument('--full', action='store_true',
                    help='also run %s' % ' '.join(config.TEST_FULL_EXTRA))
-    p.add_argument('--refleaks', action='store_true',
-                   help='run regrtest -R 3:3 with the --debug builds '
-                        '(modes baseline-debug and patched-debug) on the '
-                        'test modules the series adds or changes, or on '
-                        '--tests; a reference, memory block or fd leak '
-                        'fails the module')
+    group = p.add_mutually_exclusive_group()
+    group.add_argument('--refleaks', action='store_true',
+                       help='run regrtest -R 3:3 with the --debug builds '
+                            '(modes baseline-debug and patched-debug) on the '
+                            'test modules the series adds or changes, or on '
+                            '--tests; a reference, memory block or fd leak '
+                            'fails the module')
+    group.add_argument('--free-threading', action='store_true',
+                       help='run the tests on the free-threaded builds '
+                            '(build --free-threading): modes %s, compared '
+                            'with baseline-ft' % ', '.join(config.FT_MODES))
     p.add_argument('--mode', action='append',
-                   choices=config.TEST_MODES + config.REFLEAK_MODES,
+                   choices=(config.TEST_MODES + config.REFLEAK_MODES
+                            + config.FT_MODES),
                    help='run only this mode (repeatable); the comparison '
                         'uses the baseline results saved earlier')
     p.add_argument('--tests', metavar='NAMES',

@@ -36,9 +36,18 @@ TEST_FULL_EXTRA = ('test_multiprocessing_spawn',
                    'test_multiprocessing_forkserver',
                    'test_multiprocessing_fork', 'test_asyncio')
 TEST_MODES = ('baseline', 'patched', 'patched-e')
-#: --with-pydebug builds (build --debug) and the modes of test --refleaks
-DEBUG_CONFIGURE_ARGS = ('--with-pydebug',)
+#: Builds beside the default pair, each in baseline-<name>/ and
+#: patched-<name>/ with these configure flags added: --with-pydebug (build
+#: --debug, for test --refleaks), the free-threaded build (build
+#: --free-threading) and ThreadSanitizer on it (build --tsan).
+VARIANTS = {
+    'debug': ('--with-pydebug',),
+    'ft': ('--disable-gil',),
+    'tsan': ('--disable-gil', '--with-thread-sanitizer'),
+}
 REFLEAK_MODES = ('baseline-debug', 'patched-debug')
+#: The modes of test --free-threading, compared with baseline-ft
+FT_MODES = ('baseline-ft', 'patched-ft', 'patched-ft-e')
 #: regrtest stops hunting leaks in a module at its first failure, so the
 #: test that fails on this kind of machine whatever the build (no VSOCK
 #: device) is left out, or test_socket would never be checked for leaks.

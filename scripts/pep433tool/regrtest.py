@@ -338,18 +338,29 @@ def existing_tests(src, names):
     return found
 
 
+def build_of(mode):
+    """The build directory name of a mode: ``patched-ft-e`` -> ``patched-ft``
+    (a mode is a build, then ``-e`` for the patched ones run with -e)."""
+    return mode[:-2] if mode.endswith('-e') else mode
+
+
 def interpreter(paths, mode):
     """(python command, source tree) of a mode."""
-    if mode == 'baseline':
-        return [str(paths.baseline / 'python')], paths.baseline_src
-    if mode == 'baseline-debug':
-        return [str(paths.baseline_debug / 'python')], paths.baseline_src
-    if mode == 'patched-debug':
-        return [str(paths.patched_debug / 'python')], paths.cpython
-    python = [str(paths.patched / 'python')]
-    if mode == 'patched-e':
+    build = build_of(mode)
+    python = [str(paths.workdir / build / 'python')]
+    if mode.endswith('-e'):
         python.append('-e')
+    if build.startswith('baseline'):
+        return python, paths.baseline_src
     return python, paths.cpython
+
+
+def build_hint(mode):
+    """The command that builds the interpreter of *mode*."""
+    variant = build_of(mode).partition('-')[2]
+    option = {'debug': ' --debug', 'ft': ' --free-threading',
+              'tsan': ' --tsan'}.get(variant, '')
+    return f'scripts/pep433 build{option}'
 
 
 def test_env(home):
@@ -374,9 +385,8 @@ def run_mode(paths, mode, names, jobs, tag='', extra_args=()):
     the results."""
     python, src = interpreter(paths, mode)
     if not Path(python[0]).exists():
-        hint = ('scripts/pep433 build --debug' if mode.endswith('-debug')
-                else 'scripts/pep433 build')
-        raise PreconditionError(f'{python[0]} does not exist', hint=hint)
+        raise PreconditionError(f'{python[0]} does not exist',
+                                hint=build_hint(mode))
     tests = existing_tests(src, names)
     skipped = sorted(set(names) - set(tests))
     if skipped:
@@ -391,7 +401,7 @@ def run_mode(paths, mode, names, jobs, tag='', extra_args=()):
         home = tmp / 'home'
         home.mkdir()
         env = test_env(home)
-        if mode == 'patched-e':
+        if mode.endswith('-e'):
             error = check_cloexec_option(python, env)
             if error:
                 log.error('%s', error)
@@ -460,18 +470,24 @@ def select_tests(paths, full=False, tests=None):
 
 
 def run_tests(paths, full=False, modes=None, tests=None, jobs=None,
-              refleaks=False):
+              refleaks=False, free_threading=False):
     """Implement the ``test`` subcommand; return the exit code.
 
     With *refleaks*, the debug builds run ``-R 3:3`` on the test modules the
     series adds or changes (or *tests*), and the patched one is compared
-    with the baseline one: a leak makes regrtest fail the module.
+    with the baseline one: a leak makes regrtest fail the module.  With
+    *free_threading*, the free-threaded builds run the tests in the modes
+    of config.FT_MODES, compared with baseline-ft.
     """
     require_checkout(paths)
     all_modes, extra_args, base_mode = config.TEST_MODES, (), 'baseline'
+    summary = 'summary.txt'
     if refleaks:
         all_modes, extra_args = config.REFLEAK_MODES, config.REFLEAK_ARGS
-        base_mode = 'baseline-debug'
+        base_mode, summary = 'baseline-debug', 'summary-refleaks.txt'
+    elif free_threading:
+        all_modes, base_mode = config.FT_MODES, 'baseline-ft'
+        summary = 'summary-ft.txt'
     modes = list(dict.fromkeys(modes or all_modes))
     if refleaks and not tests:
         names = touched_tests(paths.cpython, paths.base.tag)
@@ -489,7 +505,8 @@ def run_tests(paths, full=False, modes=None, tests=None, jobs=None,
         raise PreconditionError(
             'no baseline results to compare with',
             hint=f'scripts/pep433 test --mode {base_mode}'
-                 + (' --refleaks' if refleaks else ''))
+                 + (' --refleaks' if refleaks else '')
+                 + (' --free-threading' if free_threading else ''))
     comparisons = []
     for mode, res in results.items():
         if mode == base_mode:
@@ -504,7 +521,7 @@ def run_tests(paths, full=False, modes=None, tests=None, jobs=None,
                                    extra_args=extra_args))
         comparisons.append(comp)
     report = format_report(baseline, comparisons)
-    (paths.results / 'summary.txt').write_text(report)
+    (paths.results / summary).write_text(report)
     print(report, end='')
     new = sum(len(comp.new) for comp in comparisons)
     if new:

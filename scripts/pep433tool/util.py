@@ -162,14 +162,6 @@ class Paths:
         return self.workdir / 'patched'
 
     @property
-    def baseline_debug(self):
-        return self.workdir / 'baseline-debug'
-
-    @property
-    def patched_debug(self):
-        return self.workdir / 'patched-debug'
-
-    @property
     def results(self):
         return self.workdir / 'results'
 

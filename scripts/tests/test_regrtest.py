@@ -6,6 +6,7 @@ import textwrap
 import pytest
 
 from pep433tool import regrtest
+from pep433tool.util import Paths
 
 from conftest import Project, commit_all, make_base, write
 
@@ -234,3 +235,23 @@ def test_existing_tests_knows_package_members(tmp_path):
                                      'test_asyncio.test_nothing',
                                      'test_gone']) == [
         'test_os', 'test_asyncio', 'test_asyncio.test_events']
+
+
+@pytest.mark.parametrize('mode, build, e, src, hint', [
+    ('baseline', 'baseline', False, 'baseline-src', 'build'),
+    ('patched-e', 'patched', True, 'cpython', 'build'),
+    ('baseline-debug', 'baseline-debug', False, 'baseline-src',
+     'build --debug'),
+    ('patched-ft', 'patched-ft', False, 'cpython', 'build --free-threading'),
+    ('patched-ft-e', 'patched-ft', True, 'cpython', 'build --free-threading'),
+    ('baseline-ft', 'baseline-ft', False, 'baseline-src',
+     'build --free-threading'),
+])
+def test_modes_name_their_build(tmp_path, mode, build, e, src, hint):
+    from pep433tool.regrtest import build_hint, interpreter
+    paths = Paths(workdir=tmp_path, repo=tmp_path, base='3.13.5')
+    python, tree = interpreter(paths, mode)
+    assert python == [str(paths.workdir / build / 'python')] + (
+        ['-e'] if e else [])
+    assert tree == paths.workdir / src
+    assert build_hint(mode) == f'scripts/pep433 {hint}'
