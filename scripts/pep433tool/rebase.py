@@ -24,6 +24,7 @@ series and NEW's: what the port changed, patch by patch.
 
 import fnmatch
 import logging
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -225,14 +226,28 @@ def _regen_exec(paths):
             f'--base {paths.base.version} rebase --regen-commit')
 
 
+def ported_message(message, old, new):
+    """*message* with its DEP-3 ``Origin:`` trailer naming base *new*."""
+    return re.sub(rf'^(Origin: .*\bCPython ){re.escape(old)}$',
+                  rf'\g<1>{new}', message, flags=re.M)
+
+
 def run_regen_commit(paths):
-    """After each replayed commit: regenerate, amend if anything changed."""
+    """After each replayed commit: regenerate, amend if anything changed.
+
+    The commit's ``Origin:`` trailer is made to name the new base too.
+    """
     src = Path.cwd()
     regenerate(src)
-    if gitutil.dirty_files(src):
+    message = gitutil.commit_message(src, 'HEAD')
+    source = _state(paths).get('from')
+    ported = (ported_message(message, source, paths.base.version)
+              if source else message)
+    if gitutil.dirty_files(src) or ported != message:
         gitutil.git(src, 'commit', '--quiet', '--all', '--amend',
-                    '--no-edit', '--no-verify', quiet=True)
-        log.info('regenerated files amended into "%s"',
+                    '--no-verify', '--cleanup=verbatim', '-F', '-',
+                    input=ported, quiet=True)
+        log.info('regenerated files and trailers amended into "%s"',
                  gitutil.out(src, 'log', '-1', '--format=%s'))
     return 0
 

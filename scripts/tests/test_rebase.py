@@ -56,7 +56,8 @@ def two_bases(tmp_path, monkeypatch):
                                                    'cloexec\n')
     write(old, 'Lib/os.py', text)
     write(old, 'Lib/test/test_cloexec_x.py', 'import unittest\n')
-    commit_all(old, 'Add cloexec to os\n\nWhy: PEP 433.\n\nBug: bpo-17036\n')
+    commit_all(old, 'Add cloexec to os\n\nWhy: PEP 433.\n\nBug: bpo-17036\n'
+               'Origin: vendor, PEP 433 patch set for CPython 3.13.5\n')
     write(old, 'Modules/posixmodule.c', POSIX.format(
         open='path, *, cloexec=None', stat='path'))
     regen(old)
@@ -102,6 +103,9 @@ def test_clean_port_then_export(two_bases, caplog):
     assert git(new, 'show', 'pep433:Modules/clinic/posixmodule.c.h') == (
         '/* generated */\n/* clinic: os.open(path, *, cloexec=None) */\n'
         '/* clinic: os.stat(path, *, dir_fd) */')
+    # the DEP-3 Origin trailer names the new base
+    assert git(new, 'log', '-1', '--format=%B', 'pep433~1').endswith(
+        'Origin: vendor, PEP 433 patch set for CPython 3.13.6')
     assert not (proj.workroot / '3.13.6' / 'rebase-src').exists()
     assert git(new, 'branch', '--list', rebase.PORT_BRANCH) == ''
     assert new_state(proj)['rebase'] == {'state': 'done', 'from': '3.13.5'}
