@@ -55,7 +55,9 @@ def _cmd_build(args, paths):
 
 
 def _cmd_test(args, paths):
-    from .regrtest import run_tests
+    from .regrtest import run_tests, run_tsan
+    if args.tsan:
+        return run_tsan(paths, tests=args.tests, jobs=args.jobs)
     return run_tests(paths, full=args.full, modes=args.mode,
                      tests=args.tests, jobs=args.jobs,
                      refleaks=args.refleaks,
@@ -242,6 +244,13 @@ def build_parser():
                        help='run the tests on the free-threaded builds '
                             '(build --free-threading): modes %s, compared '
                             'with baseline-ft' % ', '.join(config.FT_MODES))
+    group.add_argument('--tsan', action='store_true',
+                       help='run the test modules the series adds (or '
+                            '--tests) on the ThreadSanitizer build (build '
+                            '--tsan), modes %s, with CPython\'s suppression '
+                            'file; fail on a failed test or on a report with '
+                            'a frame on a line the series changes (about 10 '
+                            'minutes)' % ', '.join(config.TSAN_MODES))
     p.add_argument('--mode', action='append',
                    choices=(config.TEST_MODES + config.REFLEAK_MODES
                             + config.FT_MODES),

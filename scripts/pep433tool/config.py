@@ -48,6 +48,8 @@ VARIANTS = {
 REFLEAK_MODES = ('baseline-debug', 'patched-debug')
 #: The modes of test --free-threading, compared with baseline-ft
 FT_MODES = ('baseline-ft', 'patched-ft', 'patched-ft-e')
+#: The modes of test --tsan (the series' tests; no baseline to compare)
+TSAN_MODES = ('patched-tsan', 'patched-tsan-e')
 #: regrtest stops hunting leaks in a module at its first failure, so the
 #: test that fails on this kind of machine whatever the build (no VSOCK
 #: device) is left out, or test_socket would never be checked for leaks.

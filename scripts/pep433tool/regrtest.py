@@ -380,7 +380,7 @@ def check_cloexec_option(python, env):
             + proc.stderr.strip())
 
 
-def run_mode(paths, mode, names, jobs, tag='', extra_args=()):
+def run_mode(paths, mode, names, jobs, tag='', extra_args=(), env=None):
     """Run regrtest for *mode*; save <mode><tag>.xml/.log/.json; return
     the results."""
     python, src = interpreter(paths, mode)
@@ -400,7 +400,7 @@ def run_mode(paths, mode, names, jobs, tag='', extra_args=()):
     try:
         home = tmp / 'home'
         home.mkdir()
-        env = test_env(home)
+        env = {**test_env(home), **(env or {})}
         if mode.endswith('-e'):
             error = check_cloexec_option(python, env)
             if error:
@@ -529,3 +529,59 @@ def run_tests(paths, full=False, modes=None, tests=None, jobs=None,
                            f'{paths.results})')
     return 0
 
+
+
+# --- ThreadSanitizer ---------------------------------------------------------
+
+def run_tsan(paths, tests=None, jobs=None):
+    """``test --tsan``: the series' tests on the ThreadSanitizer build.
+
+    No baseline to compare with (stock CPython has no cloexec tests): what
+    counts is a test that fails, or a TSan report with a frame on a line
+    the series adds or changes.
+    """
+    from . import tsan
+    require_checkout(paths)
+    names = select_tests(paths, tests=tests) if tests else series_tests(
+        paths.cpython, paths.base.tag)
+    jobs = jobs or cpu_count()
+    logdir = paths.results / 'tsan'
+    shutil.rmtree(logdir, ignore_errors=True)
+    suppressions = (paths.cpython / 'Tools' / 'tsan'
+                    / 'suppressions_free_threading.txt')
+    problems, lines = [], []
+    for mode in config.TSAN_MODES:
+        (logdir / mode).mkdir(parents=True)
+        options = [f'log_path={logdir / mode / "tsan"}', 'halt_on_error=0',
+                   'second_deadlock_stack=1', 'handle_segv=0']
+        if suppressions.exists():
+            options.append(f'suppressions={suppressions}')
+        results = run_mode(paths, mode, names, jobs,
+                           env={'TSAN_OPTIONS': ' '.join(options)})
+        failed = sorted(key for key, outcome in results.items()
+                        if outcome.failed)
+        reports = tsan.parse(tsan.read_logs(logdir / mode))
+        changed = tsan.changed_lines(paths.cpython, paths.base.tag)
+        ours = [(report, hits) for report in reports
+                if (hits := tsan.in_series(report, changed, paths.cpython))]
+        counts = count(results)
+        lines.append(f'{mode}: {counts["pass"]} passed, '
+                     f'{counts["fail"] + counts["error"]} failed, '
+                     f'{counts["skip"]} skipped; {len(reports)} '
+                     f'ThreadSanitizer reports, {len(ours)} in code the '
+                     'series adds or changes')
+        lines.extend(f'  failed: {key}' for key in failed)
+        for report, hits in ours:
+            where = ', '.join(f'{func} ({path}:{line})'
+                              for func, path, line in hits)
+            lines.append(f'  {report.kind} in {where}')
+        problems += [f'{mode}: {key} failed' for key in failed]
+        problems += [f'{mode}: {report.kind} in {hits[0][1]}:{hits[0][2]}'
+                     for report, hits in ours]
+    report = '\n'.join(lines) + '\n'
+    (paths.results / 'summary-tsan.txt').write_text(report)
+    print(report, end='')
+    if problems:
+        raise ProblemFound(f'{len(problems)} problems under ThreadSanitizer '
+                           f'(reports in {logdir})')
+    return 0
