@@ -8,17 +8,26 @@ _testinternalcapi.set_cloexec_atomic(False), the flag is set by a second
 system call and the children catch fds in between: the same check then
 finds leaks, which shows that it can fail.
 
-With -u cpu the clean run is ten times longer.
+The process-wide default is read once per call and atomically: threads
+that flip sys.setdefaultcloexec() while others create fds with cloexec=None
+never make a pair of fds (os.pipe(), socket.socketpair()) with two
+different flags, and never crash the interpreter (free-threaded builds
+included).
+
+With -u cpu the clean run and the race are ten times longer.
 """
 
 import os
 import re
+import socket
 import subprocess
+import sys
 import threading
 import time
 import unittest
 from test import support
 from test.support import import_helper, os_helper, threading_helper
+from test.support.cloexec_helper import default_cloexec, get_flag
 
 LS = '/bin/ls'
 PROC_FD = '/proc/self/fd'
@@ -117,6 +126,61 @@ class AtomicityStressTest(unittest.TestCase):
         while not leaks and time.monotonic() < deadline:
             leaks = self.stress(200, stop_at_first_leak=True)
         self.assertTrue(leaks, 'no leak seen without the atomic flag')
+
+
+@threading_helper.requires_working_threading()
+class DefaultRaceTest(unittest.TestCase):
+    # Two threads flip the process-wide default while two others create
+    # fds with cloexec=None and check each one's flag at once.
+
+    def test_flipping_default(self):
+        path = os.path.abspath(os_helper.TESTFN)
+        os_helper.create_empty_file(path)
+        self.addCleanup(os_helper.unlink, path)
+        duration = 5.0 if support.is_resource_enabled('cpu') else 0.5
+        stop = threading.Event()
+        seen = {False: 0, True: 0}
+        mixed = []
+        flips = []
+
+        def flip():
+            value, count = False, 0
+            while not stop.is_set():
+                value = not value
+                sys.setdefaultcloexec(value)
+                count += 1
+            flips.append(count)
+
+        def check(*fds):
+            flags = {get_flag(fd) for fd in fds}
+            if len(flags) != 1:
+                mixed.append(fds)
+            seen[get_flag(fds[0])] += 1
+
+        def create():
+            while not stop.is_set():
+                fd = os.open(path, os.O_RDONLY)
+                check(fd)
+                os.close(fd)
+                r, w = os.pipe()
+                check(r, w)
+                os.close(r)
+                os.close(w)
+                a, b = socket.socketpair()
+                with a, b:
+                    check(a.fileno(), b.fileno())
+
+        threads = ([threading.Thread(target=flip) for _ in range(2)]
+                   + [threading.Thread(target=create) for _ in range(2)])
+        with default_cloexec(sys.getdefaultcloexec()):
+            with threading_helper.start_threads(threads):
+                time.sleep(duration)
+                stop.set()
+        self.assertEqual(mixed, [])
+        self.assertGreater(sum(flips), 0)
+        # both defaults were in force for some of the calls
+        self.assertGreater(seen[False], 0, seen)
+        self.assertGreater(seen[True], 0, seen)
 
 
 if __name__ == '__main__':
