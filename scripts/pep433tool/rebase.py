@@ -116,8 +116,19 @@ def ported_from(paths):
 
 
 def port_range_diff(paths, old):
-    """``git range-diff`` of OLD's series against the current one."""
+    """``git range-diff`` of OLD's series against the current one.
+
+    OLD's branch is fetched again when its checkout is there, so that the
+    range-diff is between the two bases' series as they are now, not as
+    OLD's was when the port was made.
+    """
     from .export import range_diff
+    source = paths.for_base(old).cpython
+    if gitutil.is_repo(source) and gitutil.rev_parse(
+            source, f'refs/heads/{config.BRANCH}'):
+        gitutil.git(paths.cpython, 'fetch', '--quiet', '--no-tags',
+                    str(source), f'+refs/heads/{config.BRANCH}:{SOURCE_REF}',
+                    check=False, quiet=True)
     return range_diff(paths.cpython, SOURCE_REF, config.BRANCH,
                       SOURCE_BASE_REF, paths.base.tag)
 
