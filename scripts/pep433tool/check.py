@@ -3,7 +3,8 @@
 import logging
 import shutil
 
-from . import apply, build, config, export, gitutil, series as seriesmod
+from . import apply, build, config, export, gitutil
+from . import kqueue as kqueuemod, series as seriesmod
 from .errors import ProblemFound, ToolError
 from .util import run
 
@@ -20,23 +21,33 @@ def check_applies(paths, repo):
     return tip
 
 
+def check_worktree(paths, repo, commit, quiet=False):
+    """Move the detached worktree check-src/ to *commit*; return its path.
+
+    It is created (at *commit*) when missing.
+    """
+    src = paths.workdir / 'check-src'
+    if not gitutil.is_repo(src):
+        shutil.rmtree(src, ignore_errors=True)
+        gitutil.git(repo, 'worktree', 'prune', quiet=True)
+        gitutil.git(repo, 'worktree', 'add', '--detach', str(src), commit,
+                    quiet=quiet)
+    else:
+        gitutil.git(src, 'checkout', '--quiet', '--detach', '--force',
+                    commit, quiet=quiet)
+    return src
+
+
 def check_builds(paths, repo, jobs=None):
     """(b) Each commit of <tag>..pep433 builds; return problems."""
-    src = paths.workdir / 'check-src'
     builddir = paths.workdir / 'check'
     commits = gitutil.commits(repo, f'{paths.base.tag}..{config.BRANCH}')
     if not commits:
         return []
-    if not gitutil.is_repo(src):
-        shutil.rmtree(src, ignore_errors=True)
-        gitutil.git(repo, 'worktree', 'prune', quiet=True)
-        gitutil.git(repo, 'worktree', 'add', '--detach', str(src),
-                    commits[0])
     flags = build.configure_flags(paths)
     for number, commit in enumerate(commits, 1):
         subject = gitutil.out(repo, 'log', '-1', '--format=%s', commit)
-        gitutil.git(src, 'checkout', '--quiet', '--detach', '--force',
-                    commit)
+        src = check_worktree(paths, repo, commit)
         label = f'check {number}/{len(commits)}'
         try:
             build.build_tree(label, src, builddir, flags, jobs)
@@ -103,7 +114,14 @@ def check_export(paths):
     return []
 
 
-def run_check(paths, build=True, jobs=None):
+def check_kqueue(paths, repo):
+    """(f) The kqueue path of select compiles at each commit (kqueue.py)."""
+    return kqueuemod.check_kqueue(
+        paths, repo,
+        lambda commit: check_worktree(paths, repo, commit, quiet=True))
+
+
+def run_check(paths, build=True, jobs=None, kqueue=True):
     """Implement the ``check`` subcommand; return the exit code."""
     repo = apply.require_checkout(paths)
     problems = []
@@ -120,6 +138,15 @@ def run_check(paths, build=True, jobs=None):
         problems += check_generated(paths, repo)
         problems += check_hygiene(paths, repo)
         problems += check_export(paths)
+        if kqueue:
+            try:
+                problems += check_kqueue(paths, repo)
+            except ToolError:
+                if problems:
+                    log.error('check found %d problems before (f) '
+                              'stopped:\n- %s', len(problems),
+                              '\n- '.join(problems))
+                raise
     if problems:
         raise ProblemFound(f'{len(problems)} problems:\n- '
                            + '\n- '.join(problems))

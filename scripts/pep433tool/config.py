@@ -10,6 +10,12 @@ BACKUP_REF_PREFIX = 'refs/pep433/backup/'
 
 DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg'
 
+#: check (f) compiles select's kqueue path (built only on BSD and macOS)
+#: against the sys/event.h of libkqueue (a Linux implementation of kqueue):
+#: this Debian binary package, from this suite
+KQUEUE_PACKAGE = 'libkqueue-dev'
+KQUEUE_SUITE = 'experimental'
+
 #: Identity of the base commit, so that its hash is the same on every
 #: machine (its date is the base's release day, from the bases table).
 BASE_IDENTITY = ('PEP 433 tooling', 'pep433-tooling@localhost')
