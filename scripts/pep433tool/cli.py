@@ -71,7 +71,8 @@ def _cmd_rebase(args, paths):
 
 def _cmd_check(args, paths):
     from .check import run_check
-    return run_check(paths, build=not args.no_build, jobs=args.jobs)
+    return run_check(paths, build=not args.no_build, jobs=args.jobs,
+                     kqueue=not args.no_kqueue)
 
 
 def _cmd_all(args, paths):
@@ -91,15 +92,47 @@ def _cmd_news(args, paths):
 
 
 def _cmd_bench(args, paths):
+    from .errors import UsageError
+    if args.combine:
+        from .bench import run_combine
+        given = [opt for opt, on in (
+            ('--quick', args.quick), ('--benchmarks', args.benchmarks),
+            ('--no-pyperformance', args.no_pyperformance),
+            ('--no-instructions', args.no_instructions),
+            ('--suite', args.suite), ('--passes', args.passes is not None))
+            if on]
+        if given:
+            raise UsageError('--combine pools measured folders and measures '
+                             'nothing: ' + ', '.join(given) + ' cannot go '
+                             'with it')
+        return run_combine(paths, args.combine, output=args.output)
     from .bench import run_bench
     benchmarks = None
     if args.benchmarks:
         benchmarks = [b for b in args.benchmarks.replace(',', ' ').split()
                       if b]
+    extra = {}      # only when given: the defaults stay run_bench()'s
+    if args.suite:
+        given = [opt for opt, on in (
+            ('--quick', args.quick), ('--benchmarks', args.benchmarks),
+            ('--no-pyperformance', args.no_pyperformance)) if on]
+        if given:
+            raise UsageError('--suite runs pyperformance alone, on its '
+                             'suite: ' + ', '.join(given) + ' cannot go '
+                             'with it')
+        names = args.suite.replace(',', ' ').split()
+        extra['suite'] = 'all' if names == ['all'] else names
+    if args.passes is not None:
+        if args.passes < 1:
+            raise UsageError('--passes must be at least 1')
+        if args.no_pyperformance:
+            raise UsageError('--passes with --no-pyperformance: there is no '
+                             'pyperformance pass to make')
+        extra['passes'] = args.passes
     return run_bench(paths, quick=args.quick, output=args.output,
                      pyperformance=not args.no_pyperformance,
                      benchmarks=benchmarks, seed=args.seed,
-                     instructions=not args.no_instructions)
+                     instructions=not args.no_instructions, **extra)
 
 
 def _cmd_selftest(args, paths):
@@ -268,10 +301,21 @@ def build_parser():
             '<workdir>/check), (c) '
             'clinic and global-objects output is up to date at the tip, (d) '
             'no whitespace errors and each patch has a body and a "Bug: '
-            'bpo-17036" trailer, (e) the export round trip is clean. Exit 1 '
-            'listing every problem.')
+            'bpo-17036" trailer, (e) the export round trip is clean, (f) '
+            'the kqueue path of select (built only on BSD and macOS) '
+            'compiles at each commit: Modules/selectmodule.c of each commit, '
+            'and of the base for comparison, is compiled with HAVE_KQUEUE '
+            'against libkqueue\'s sys/event.h (Debian\'s libkqueue-dev from '
+            'the suite experimental, downloaded once into '
+            '<workdir>/kqueue/ with a private apt configuration; nothing is '
+            'installed), with the flags of the patched build (which must be '
+            'configured) and -Wall, in a few seconds per commit; a compile '
+            'error or a warning the base\'s file does not have is a '
+            'problem. Exit 1 listing every problem.')
     p.add_argument('--no-build', action='store_true',
-                   help='skip (b), the per-commit builds')
+                   help='skip (b), the per-commit builds ((f) still runs)')
+    p.add_argument('--no-kqueue', action='store_true',
+                   help='skip (f), the kqueue compile of each commit')
     p.add_argument('--jobs', '-j', type=int, metavar='N',
                    help='parallel make jobs')
 
@@ -346,14 +390,17 @@ def build_parser():
             'scripts/requirements-dev.txt. A missed target is reported, '
             'not an error (exit 0). The full run takes about 22 minutes '
             'on 2 cores (--quick: 4); run it on a quiet machine '
-            '(load average below ~0.5).')
+            '(load average below ~0.5). --suite runs pyperformance alone, '
+            'on its whole default suite; --combine pools the runs of '
+            'several output folders into one report.')
     p.add_argument('--quick', action='store_true',
                    help='a few minutes: 3 rounds of 2 values, pyperformance '
                         'on %s, one pass each' % ','.join(
                             ('asyncio_tcp', 'nbody')))
     p.add_argument('--output', '-o', metavar='DIR',
                    help='output folder (default: '
-                        '<workdir>/bench/<timestamp>)')
+                        '<workdir>/bench/<timestamp>; with --combine, '
+                        '<workdir>/bench/combined-<timestamp>)')
     p.add_argument('--no-pyperformance', action='store_true',
                    help='skip pyperformance (micro-benchmarks and system '
                         'calls only)')
@@ -363,6 +410,38 @@ def build_parser():
     p.add_argument('--benchmarks', '-b', metavar='LIST',
                    help='pyperformance benchmarks, comma-separated '
                         '(default: the list in the README)')
+    p.add_argument('--suite', metavar='all|LIST',
+                   help='pyperformance alone (no micro-benchmarks, system '
+                        'calls or instructions), on its whole default suite '
+                        '("all": the benchmarks of `pyperformance list`, 88 '
+                        'with pyperformance 1.14) or on LIST '
+                        '(comma-separated): baseline vs patched in '
+                        'interleaved --fast passes with --same-loops, '
+                        'compare_to, the geometric mean and the spread of '
+                        'the pairs of passes. A benchmark that cannot run '
+                        'here is listed in the report with pyperformance\'s '
+                        'reason; each one outside 1.00 +- 0.02 runs once more '
+                        'under strace, which counts the fds its loop '
+                        'creates. Estimated time here: about 16 minutes a '
+                        'pass (88 benchmarks at the ~11 s a benchmark takes '
+                        'per --fast pass in the full run; slow ones such as '
+                        'sympy or sphinx make it more), so about 65 minutes '
+                        'for the default 2 passes of each build; the first '
+                        'run also installs the benchmarks\' requirements into '
+                        '<workdir>/bench/venv (network; not estimated)')
+    p.add_argument('--passes', type=int, metavar='N',
+                   help='pyperformance passes of each build, in ABBA order '
+                        '(default: 4, ABBAABBA; 1 with --quick; 2, ABBA, '
+                        'with --suite)')
+    p.add_argument('--combine', nargs='+', metavar='DIR',
+                   help='measure nothing: pool the runs of these bench '
+                        'output folders into one report.md (in --output): '
+                        'the micro-benchmarks\' rounds (per call, the ratio '
+                        'of each folder and that of all their rounds pooled, '
+                        'with its interquartile range) and the pyperformance '
+                        'passes. Refuses (exit 3) folders of other builds '
+                        '(results.json records sys.version and the sha256 of '
+                        'each python) or of another plan')
     p.add_argument('--seed', type=int, help=argparse.SUPPRESS)
 
     p = add('selftest', _cmd_selftest, 'run the tooling\'s own tests',

@@ -278,7 +278,7 @@ def test_report_shows_targets_and_tables():
 
 def test_serialised_results_plot(tmp_path):
     pytest.importorskip('matplotlib')
-    from pep433tool import benchplot
+    from pep433tool.bench import plot as benchplot
     data = json.loads(json.dumps(bench._serialise(fake_results())))
     benchplot.plot(data, tmp_path / 'r.png')
     assert (tmp_path / 'r.png').read_bytes()[:4] == b'\x89PNG'
@@ -453,3 +453,415 @@ def test_quick_micro_run_on_the_builds(tmp_path, all_run):
     assert pep['pep.none']['median'] == 1.0
     assert json.loads((out / 'micro-patched-e.json').read_text())[
         'metadata']['cloexec_default'] == 'True'
+
+
+# -- bench --combine, bench --suite ------------------------------------------
+
+def test_interleaved_passes():
+    assert bench.interleaved(1) == ('baseline', 'patched')
+    assert bench.interleaved(2) == ('baseline', 'patched', 'patched',
+                                    'baseline')
+    assert bench.interleaved(4) == bench.Plan.make(False).pyperformance_passes
+    assert bench.Plan.make(False, passes=2).pyperformance_passes == \
+        bench.interleaved(2)
+    assert bench.Plan.make(True, passes=3).rounds == 3
+
+
+def fake_builds(root, text='fake'):
+    """Fake builds/python: print a sys.version of their own."""
+    paths = Paths(workdir=root)
+    for build in ('baseline', 'patched'):
+        python = getattr(paths, build) / 'python'
+        python.parent.mkdir(parents=True, exist_ok=True)
+        python.write_text(f'#!/bin/sh\necho "3.13.5 ({text} {build})"\n')
+        python.chmod(0o755)
+    return paths
+
+
+def test_build_identity_is_version_and_sha256(tmp_path):
+    import hashlib
+    paths = fake_builds(tmp_path / 'work')
+    identity = bench.build_identity(paths)
+    python = paths.patched / 'python'
+    assert identity['patched'] == {
+        'sys_version': '3.13.5 (fake patched)',
+        'sha256': {'python': hashlib.sha256(python.read_bytes()).hexdigest()}}
+    assert identity['baseline']['sys_version'] == '3.13.5 (fake baseline)'
+
+
+#: The builds that saved_run() says it measured.
+BUILDS = {b: {'sys_version': f'3.13.5 ({b})', 'sha256': {'python': c * 64}}
+          for b, c in (('baseline', 'a'), ('patched', 'b'))}
+
+
+def saved_run(folder, hhmm, patched, perf_patched=1.0, rounds=3,
+              builds=BUILDS):
+    """A bench output folder written as a run writes one: the round files
+    (round_file), the pyperformance passes (pass_file) and results.json
+    (write_results).  *patched*: the os.open ratio of patched in each
+    round; -e 1.0; os.dup 0.93 by default (dup() for fcntl()); os.dup2
+    under -e 1.05 where stock's inheritable=False one is 1.04."""
+    plan = bench.Plan(rounds=rounds, values=1, min_time=0.01,
+                      pyperformance_passes=('baseline', 'patched'),
+                      pyperformance_fast=True)
+    for r, ratio in enumerate(patched):
+        cells = {('os.open', 'baseline'): 1.0, ('os.open', 'patched'): ratio,
+                 ('os.open', 'patched-e'): 1.0,
+                 ('os.dup', 'baseline'): 1.0, ('os.dup', 'patched'): 0.93,
+                 ('os.dup', 'patched-e'): 1.0,
+                 ('os.dup2', 'baseline'): 1.0, ('os.dup2', 'patched'): 1.0,
+                 ('os.dup2', 'patched-e'): 1.05,
+                 ('os.dup2', 'baseline-noninheritable'): 1.04,
+                 ('os.fstat', 'baseline'): 1.0,
+                 ('os.fstat', 'patched'): 0.98}
+        for (call, series), value in cells.items():
+            bench.write_json(bench.round_file(folder, series, call, r),
+                             suite(call, [[value * 1e-6]]))
+    for i, (build, value) in enumerate((('baseline', 0.1),
+                                        ('patched', 0.1 * perf_patched)), 1):
+        bench.write_json(bench.pass_file(folder, i, build),
+                         suite('nbody', [[value]]))
+    micro, like, pep = bench.micro.micro_round_stats(
+        bench.read_rounds(folder))
+    counts = {('os.dup', 'baseline'): ['fcntl'],
+              ('os.dup', 'patched'): ['dup'],
+              ('os.open', 'baseline'): ['openat'],
+              ('os.open', 'patched'): ['openat']}
+    results = dict(
+        fake_results(), kind='full', micro=micro, like=like, pep=pep,
+        syscalls=counts, syscall_calls=['os.open', 'os.dup', 'os.dup2'],
+        plan=bench.plan_record(plan, True, ['nbody']), builds=builds,
+        machine=dict(fake_results()['machine'],
+                     date=f'2026-11-27 {hhmm} UTC'),
+        pyperformance={'benchmarks': ['nbody'],
+                       'passes': ['baseline', 'patched'], 'rows': {},
+                       'geomean': None, 'pair_geomeans': [],
+                       'compare_to': ''})
+    bench.write_results(folder, results)
+    return folder
+
+
+def fake_tools(tmp_path):
+    tools = tmp_path / 'bin'
+    tools.mkdir(exist_ok=True)
+    (tools / 'python').write_text('#!/bin/sh\necho "| compare_to |"\n')
+    (tools / 'python').chmod(0o755)
+    return tools
+
+
+def test_combine_pools_the_rounds_and_the_passes(tmp_path):
+    ratios = ([1.00, 1.01, 1.02], [1.03, 1.04, 1.05], [0.99, 1.06, 1.07])
+    folders = [saved_run(tmp_path / f'run{i}', hhmm, r, perf_patched=p)
+               for i, (hhmm, r, p) in enumerate(zip(
+                   ('13:39', '14:04', '14:56'), ratios, (1.02, 1.0, 1.04)))]
+    out = tmp_path / 'combined'
+    assert bench.run_combine(Paths(workdir=tmp_path / 'work'), folders,
+                             output=out, tools=fake_tools(tmp_path)) == 0
+    report = (out / 'report.md').read_text()
+    # per call: each run's ratio, then all 9 rounds pooled: median and IQR
+    # of the union
+    union = sorted(r for run_ in ratios for r in run_)
+    q1, median, q3 = bench.quartiles(union)
+    assert (median, q1, q3) == pytest.approx((1.03, 1.01, 1.05))
+    assert ('| call | patched: 13:39 / 14:04 / 14:56 | pooled | patched -e: '
+            '13:39 / 14:04 / 14:56 | pooled |\n|---|---|---:|---|---:|\n'
+            '| `os.open` | 1.010 / 1.040 / 1.060 | 1.030 [1.010-1.050] | '
+            '1.000 / 1.000 / 1.000 | 1.000 [1.000-1.000] |\n') in report
+    assert '| `os.dup` | 0.930 / 0.930 / 0.930 | 0.930 [0.930-0.930] ' \
+        '(other work) |' in report
+    # os.dup2 under -e: against stock's close-on-exec dup2(), like for like
+    assert '| `os.dup2` (-e: like for like) | 1.000 / 1.000 / 1.000 | ' \
+        '1.000 [1.000-1.000] | 1.010 / 1.010 / 1.010 | 1.010 ' in report
+    assert '| `os.fstat` (control) | 0.980 / 0.980 / 0.980 |' in report
+    assert '(9 per cell)' in report
+    combined = json.loads((out / 'combined.json').read_text())
+    pooled = combined['micro']['pooled']['os.open|patched']
+    assert sorted(pooled['ratios']) == pytest.approx(union)
+    assert [r['label'] for r in combined['runs']] == ['13:39', '14:04',
+                                                      '14:56']
+    # pyperformance: the passes of each build merged, a pair per run
+    perf = combined['pyperformance']
+    assert perf['passes'] == ['baseline', 'patched'] * 3
+    assert perf['rows']['nbody']['ratio'] == pytest.approx(1.02)
+    assert perf['pair_geomeans'] == pytest.approx([1.02, 1.0, 1.04])
+    merged = bench.load_json(out / 'pyperformance-patched.json')
+    assert len(bench.values(bench.benchmarks_of(merged)['nbody'])) == 3
+    assert '- target held: pyperformance geometric mean within 1.00 +- ' \
+        '0.01 (1.0200)' not in report      # 1.02: outside, missed
+    assert '- target missed: pyperformance geometric mean within 1.00 +- ' \
+        '0.01: 1.0200' in report
+    assert '- target missed: micro-benchmarks, patched (default False): ' \
+        'median ratio within 1.00 +- 0.02: os.open 1.030' in report
+
+
+def test_combine_refuses_other_builds_plans_and_old_folders(tmp_path,
+                                                             caplog):
+    a = saved_run(tmp_path / 'a', '13:39', [1.0, 1.0, 1.0])
+    other = dict(BUILDS, patched={'sys_version': '3.13.5 (patched)',
+                                  'sha256': {'python': 'c' * 64}})
+    b = saved_run(tmp_path / 'b', '14:04', [1.0, 1.0, 1.0], builds=other)
+    c = saved_run(tmp_path / 'c', '14:56', [1.0] * 4, rounds=4)
+    paths = Paths(workdir=tmp_path / 'work')
+    with pytest.raises(bench.PreconditionError,
+                       match='measured different builds: patched.sha256.'
+                             'python: bbbb'):
+        bench.run_combine(paths, [a, b])
+    with pytest.raises(bench.PreconditionError,
+                       match=r'ran different plans: plan.rounds: 3 vs 4'):
+        bench.run_combine(paths, [a, c])
+    old = saved_run(tmp_path / 'old', '11:25', [1.0, 1.0, 1.0])
+    data = json.loads((old / 'results.json').read_text())
+    del data['builds']
+    (old / 'results.json').write_text(json.dumps(data))
+    with pytest.raises(bench.PreconditionError,
+                       match='records no build identity in .*old'):
+        bench.run_combine(paths, [a, old])
+    # from the command line: exit 3, nothing written
+    assert cli.main(['--workdir', str(tmp_path / 'work'), 'bench',
+                     '--combine', str(a), str(b)]) == EXIT_PRECONDITION
+    assert 'measured different builds' in caplog.text
+    assert not (tmp_path / 'work').exists()
+    with pytest.raises(bench.PreconditionError, match='no results.json'):
+        bench.run_combine(paths, [a, tmp_path])
+
+
+def test_cli_combine_suite_and_passes(monkeypatch, tmp_path):
+    seen = {}
+
+    def fake(paths, *args, **kwargs):
+        seen.clear()
+        seen.update(kwargs, args=args)
+        return 0
+
+    monkeypatch.setattr(bench, 'run_bench', fake)
+    monkeypatch.setattr(bench, 'run_combine', fake)
+    work = ['--workdir', str(tmp_path)]
+    assert cli.main(work + ['bench', '--combine', 'a', 'b', '-o', 'o']) == 0
+    assert seen == {'args': (['a', 'b'],), 'output': 'o'}
+    assert cli.main(work + ['bench', '--suite', 'all']) == 0
+    assert seen['suite'] == 'all' and 'passes' not in seen
+    assert cli.main(work + ['bench', '--suite', 'nbody, float',
+                            '--passes', '3']) == 0
+    assert seen['suite'] == ['nbody', 'float'] and seen['passes'] == 3
+    assert cli.main(work + ['bench', '--passes', '1']) == 0
+    assert seen['passes'] == 1 and 'suite' not in seen
+    for bad in (['--combine', 'a', 'b', '--quick'],
+                ['--suite', 'all', '--benchmarks', 'nbody'],
+                ['--suite', 'all', '--no-pyperformance'],
+                ['--passes', '0'], ['--passes', '2', '--no-pyperformance']):
+        assert cli.main(work + ['bench'] + bad) == 2, bad
+
+
+PYPERFORMANCE_OUTPUT = """\
+Python benchmark suite 1.14.0
+
+==================================================
+( 1/3) creating venv for benchmark (alpha)
+
+(trying common venv first)
+
+==================================================
+( 2/3) creating venv for benchmark (dask)
+
+(trying common venv first)
+ERROR: Could not find a version that satisfies the requirement dask==2024.1
+ERROR: No matching distribution found for dask==2024.1
+(falling back to unique venv)
+ERROR: No matching distribution found for dask==2024.1
+(benchmark will be skipped)
+
+==================================================
+( 3/3) creating venv for benchmark (gamma)
+
+[1/3] alpha...
+INFO:root:Running `venv/bin/python -u bm_alpha/run_benchmark.py`
+[2/3] dask...
+ERROR: Benchmark dask failed: could not install requirements
+[3/3] gamma...
+INFO:root:Running `venv/bin/python -u bm_gamma/run_benchmark.py`
+Traceback (most recent call last):
+  File "/venv/bm_gamma/run_benchmark.py", line 3, in <module>
+    import gamma_dep
+ModuleNotFoundError: No module named 'gamma_dep'
+ERROR: Benchmark gamma failed: Benchmark died
+Traceback (most recent call last):
+  File "/site-packages/pyperformance/run.py", line 200, in run_benchmarks
+    result = bench.run(
+RuntimeError: Benchmark died
+
+Performance version: 1.14.0
+### alpha ###
+Mean +- std dev: 1.00 sec +- 0.01 sec
+
+2 benchmarks failed:
+- dask (Install requirements error)
+- gamma (Benchmark died)
+
+"""
+
+
+def test_suite_failures_from_pyperformance_output():
+    failures = bench.suite.failures(PYPERFORMANCE_OUTPUT)
+    assert set(failures) == {'dask', 'gamma'}
+    reason, lines = failures['gamma']
+    assert reason == 'Benchmark died'
+    assert lines[-1] == "ModuleNotFoundError: No module named 'gamma_dep'"
+    assert not any('pyperformance/run.py' in line or 'RuntimeError' in line
+                   or 'Mean +-' in line for line in lines)
+    reason, lines = failures['dask']
+    assert reason == 'Install requirements error'
+    assert lines[-1] == 'ERROR: No matching distribution found for ' \
+        'dask==2024.1'
+    # pyperformance died before its closing list: its ERROR lines tell
+    cut = bench.suite.failures(
+        PYPERFORMANCE_OUTPUT.split('2 benchmarks failed:')[0])
+    assert cut['gamma'] == failures['gamma']
+    assert cut['dask'] == ('could not install requirements',
+                           failures['dask'][1])
+    owner = bench.suite.owner
+    names = ['async_tree', 'async_tree_io', 'deepcopy', 'gamma']
+    assert owner('deepcopy_memo', names) == 'deepcopy'
+    assert owner('async_tree_io', names) == 'async_tree_io'
+    assert owner('async_tree_none', names) == 'async_tree'
+    assert owner('nbody', names) is None
+
+
+def test_count_fds_under_a_fake_strace(tmp_path, monkeypatch):
+    # strace -c's table: calls minus errors are the fds made
+    summary = ('% time     seconds  usecs/call     calls    errors syscall\n'
+               '------ ----------- ----------- --------- --------- ------\n'
+               ' 60.00    0.000060           2        24         3 openat\n'
+               ' 40.00    0.000040           4        10           socket\n'
+               '------ ----------- ----------- --------- --------- ------\n'
+               '100.00    0.000100           2        34         3 total\n')
+    assert bench.suite.strace_summary(summary) == {'openat': 21,
+                                                   'socket': 10}
+    # a fake strace writes 10 + 4 * loops openat and 3 pipe2: one loop of
+    # the benchmark makes 4 fds, start-up cancels out
+    path = tmp_path / 'path'
+    path.mkdir()
+    (path / 'strace').write_text(f"""#!{sys.executable}
+import re, sys
+args = sys.argv[1:]
+loops = int(next(a for a in args if a.startswith('--loops=')).split('=')[1])
+assert args[args.index('-e') + 1].startswith('trace=?openat,')
+with open(args[args.index('-o') + 1], 'w') as fp:
+    fp.write('% time seconds usecs/call calls errors syscall\\n')
+    fp.write(f' 1.00 0.1 1 {{10 + 4 * loops}} 0 openat\\n')
+    fp.write(' 1.00 0.1 1 3 pipe2\\n')
+""")
+    (path / 'strace').chmod(0o755)
+    monkeypatch.setenv('PATH', f'{path}:{os.environ["PATH"]}')
+    monkeypatch.setattr(bench.suite, 'benchmark_scripts',
+                        lambda tools: {'nbody': ('/bm/run.py', ('x',))})
+    b = bench.Bench(Paths(workdir=tmp_path / 'work'), tmp_path / 'out',
+                    bench.Plan.make(True), tmp_path, seed=1)
+    assert bench.suite.count_fds(b, 'nbody', '/venv/python') == {
+        'openat': 4.0}
+
+
+#: A stand-in for pyperformance's default suite: alpha, beta (5% slower
+#: on patched), deepcopy (two results) and gamma, which dies.
+FAKE_SUITE = """#!{python}
+import json, os, sys
+args = sys.argv[1:]
+if args[0] == 'list':
+    print("'<default>' benchmarks:")
+    for name in ('alpha', 'beta', 'deepcopy', 'gamma'):
+        print('- ' + name)
+    print('\\nTotal: 4 benchmarks')
+    sys.exit(0)
+with open(os.environ['FAKE_LOG'], 'a') as fp:
+    fp.write(json.dumps(args) + '\\n')
+build = args[args.index('--python') + 1].split('/')[-2]
+values = {{'alpha': 1.0, 'beta': 1.05 if build == 'patched' else 1.0,
+          'deepcopy': 2.0, 'deepcopy_memo': 3.0}}
+with open(os.environ['FAKE_OUTPUT']) as fp:
+    sys.stdout.write(fp.read())
+with open(args[args.index('-o') + 1], 'w') as fp:
+    json.dump({{'version': '1.0', 'metadata': {{'unit': 'second'}},
+               'benchmarks': [{{'metadata': {{'name': name, 'loops': 4,
+                   'python_executable': '/venv/' + build + '/bin/python'}},
+                   'runs': [{{'values': [value]}}]}}
+                   for name, value in values.items()]}}, fp)
+sys.exit(1)
+"""
+
+
+def test_suite_runs_the_default_suite_and_reports_what_did_not_run(
+        tmp_path, monkeypatch):
+    from pep433tool import selftest
+    paths = fake_builds(tmp_path / 'work')
+    tools = fake_tools(tmp_path)
+    (tools / 'pyperformance').write_text(
+        FAKE_SUITE.format(python=sys.executable))
+    (tools / 'pyperformance').chmod(0o755)
+    output = tmp_path / 'output.txt'
+    output.write_text(PYPERFORMANCE_OUTPUT.replace('dask', 'delta'))
+    log = tmp_path / 'calls.log'
+    monkeypatch.setenv('FAKE_LOG', str(log))
+    monkeypatch.setenv('FAKE_OUTPUT', str(output))
+    monkeypatch.setattr(selftest, 'ensure_tools', lambda paths: tools)
+    counted = []
+
+    def fake_count_fds(b, name, python):
+        counted.append((name, python))
+        return {'openat': 2.0, 'socket': 1.0}
+
+    monkeypatch.setattr(bench.suite, 'count_fds', fake_count_fds)
+    out = tmp_path / 'suite'
+    assert bench.run_bench(paths, output=out, suite='all') == 0
+
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    # ABBA: two passes of each build, the whole suite (no -b), --fast,
+    # the first pass's loops
+    assert [c[c.index('--python') + 1].split('/')[-2] for c in calls] == \
+        ['baseline', 'patched', 'patched', 'baseline']
+    assert not any('-b' in c for c in calls)
+    assert all('--fast' in c for c in calls)
+    assert all(c[c.index('--same-loops') + 1].endswith('1-baseline.json')
+               for c in calls[1:])
+    # the benchmark outside +-2% has its fds counted, on the patched venv
+    assert counted == [('beta', '/venv/patched/bin/python')]
+    results = json.loads((out / 'results.json').read_text())
+    assert results['kind'] == 'suite'
+    assert results['builds']['patched']['sys_version'] == \
+        '3.13.5 (fake patched)'
+    assert results['plan']['benchmarks'] == ['alpha', 'beta', 'deepcopy',
+                                             'gamma']
+    assert results['plan']['micro_calls'] == []
+    report = (out / 'report.md').read_text()
+    assert "the 4 of `pyperformance list`" in report
+    assert 'passes baseline patched patched baseline (--fast each)' in report
+    assert '| beta | 1.00 s | 1.05 s | 1.050 |' in report
+    assert '| beta | 1.050 | 3 (openat 2, socket 1) | 3 |' in report
+    # not dropped silently: gamma did not run, with its error
+    assert ('- `gamma`, passes 1 (baseline), 2 (patched), 3 (patched), 4 '
+            '(baseline): Benchmark died\n\n  ```\n') in report
+    assert "  ModuleNotFoundError: No module named 'gamma_dep'\n" in report
+    assert 'Benchmark died\n\n  ```' in report
+    assert '`delta`' not in report          # not in the suite
+    assert '| compare_to |' in report
+    # a list runs with -b, and reports only what it asked for
+    log.unlink()
+    assert bench.run_bench(paths, output=tmp_path / 'list',
+                           suite=['alpha', 'deepcopy'], passes=1) == 0
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [c[c.index('-b') + 1] for c in calls] == ['alpha,deepcopy'] * 2
+    report = (tmp_path / 'list' / 'report.md').read_text()
+    assert 'Every benchmark ran in every pass.' in report
+    assert 'the suite given, 2: alpha, deepcopy' in report
+    # two suite runs of the same builds pool; what did not run is told
+    # with the passes numbered across the runs
+    assert bench.run_bench(paths, output=tmp_path / 'again',
+                           suite='all') == 0
+    assert bench.run_combine(paths, [out, tmp_path / 'again'],
+                             output=tmp_path / 'both', tools=tools) == 0
+    report = (tmp_path / 'both' / 'report.md').read_text()
+    assert '## pyperformance, the passes pooled' in report
+    assert '- `gamma`, passes 1 (baseline), 2 (patched), 3 (patched), 4 ' \
+        '(baseline), 5 (baseline), 6 (patched), 7 (patched), 8 (baseline)' \
+        in report
+    assert '| beta | 1.050 | 3 (openat 2, socket 1) | 3 |' in report
+    with pytest.raises(bench.PreconditionError, match='different plans'):
+        bench.run_combine(paths, [out, tmp_path / 'list'], tools=tools)

@@ -1,0 +1,88 @@
+"""``bench``: what the close-on-exec flag costs, patched vs stock CPython.
+
+Five measurements, written to one output folder:
+
+1. **Micro-benchmarks** (micro.py: probes/bench_calls.py, pyperf): each
+   fd-creating call plus its close, on the SERIES of plan.py.  Runs are
+   interleaved: every round runs each (call, series) once, a few values
+   each, in a shuffled order, so that drift on the machine hits all series
+   alike.  The result is the ratio series/baseline per round (medians of
+   that round's values), summarised by the median over the rounds and the
+   interquartile range (stats.py).
+2. **The PEP's table** ("Performances", micro.py): os.open() with no flag,
+   with O_CLOEXEC, with ioctl(FIOCLEX) after, with fcntl(F_GETFD/F_SETFD)
+   after, as ratios to "no flag", interleaved the same way.  It runs on the
+   patched interpreter with cloexec=False, because stock 3.13 always adds
+   O_CLOEXEC to os.open(): "no flag" does not exist there.  It is the cost
+   of the system calls, whichever interpreter makes them.
+3. **System calls per call** (systemcalls.py: syscalls.py under strace):
+   the second of two calls of each function, counted; exact, so noise
+   cannot blur it.
+4. **Instructions per call** (instructions.py: probes/instr_calls.py under
+   valgrind's callgrind): the user-space instructions one call costs, on
+   the baseline, patched and patched -e; repeatable to the instruction
+   (PYTHONHASHSEED=0, a fixed empty working directory and PYTHONPATH), so
+   it tells what the patch adds to the interpreter's own work from what
+   only the clock says (to a few dozen instructions: see
+   instructions.run_instructions).
+5. **pyperformance** (perf.py) on BENCHMARKS (or --benchmarks), baseline vs
+   patched, in ABBAABBA order (full run: eight --fast passes, each in its
+   own file, all with the first pass's loop counts) so that drift cancels,
+   with ``pyperf compare_to`` and the geometric mean, of all the passes and
+   of each pair of neighbouring passes (the noise of a single comparison).
+
+``bench --suite`` (suite.py) runs pyperformance alone on its whole default
+suite; ``bench --combine`` (combine.py) pools the runs of several output
+folders into one report.  The targets are in targets.py, report.md is
+written by report.py, ratios.png by plot.py; command.py runs it all.
+
+The tool's own Python needs no package: pyperf, pyperformance and
+matplotlib live in <workdir>/venv (scripts/requirements-dev.txt, installed
+by selftest.ensure_tools); the built interpreters import pyperf from a
+directory holding only a link to the venv's pyperf package.  The pyperf
+JSON files are read and merged here with the json module (pyperfio.py).
+"""
+
+from ..errors import ExternalError, PreconditionError
+from .combine import run_combine
+from .command import (_serialise, build_identity, check_builds, deserialise,
+                      machine_info, plan_record, run_bench, write_results)
+from .instructions import collected_instructions
+from .micro import read_rounds, round_file
+from .perf import (all_benchmarks_table, pass_file, pass_pairs,
+                   pyperformance_results)
+from .plan import (BASELINE_INHERITABLE, BENCHMARKS, COMPARED_SERIES,
+                   CONTROL_CALLS, LIKE_FOR_LIKE, MICRO_CALLS, PEP_ROWS,
+                   PEP_SERIES, QUICK_BENCHMARKS, REFERENCE, SERIES,
+                   SYSCALL_SERIES, TARGET_SERIES, TITLES, Plan, Series,
+                   interleaved)
+from .pyperfio import benchmarks_of, load_json, merge, values, write_json
+from .report import (fmt_ratio, fmt_time, instruction_table, like_lines,
+                     micro_table, pair_lines, pep_table, pyperformance_table,
+                     render_combined, render_report, syscall_table)
+from .runner import Bench
+from .stats import (geometric_mean, like_stats, pep_stats, pool_rounds,
+                    pyperformance_ratios, quartiles, ratio_stats)
+from .systemcalls import syscall_counts, syscall_diff
+from .targets import (GEOMEAN_TOLERANCE, MICRO_TOLERANCE, geomean_target,
+                      micro_targets, syscall_targets)
+
+__all__ = [
+    'ExternalError', 'PreconditionError', 'run_combine', '_serialise',
+    'build_identity', 'check_builds', 'deserialise', 'machine_info',
+    'plan_record', 'run_bench', 'write_results', 'collected_instructions',
+    'read_rounds', 'round_file', 'all_benchmarks_table', 'pass_file',
+    'pass_pairs',
+    'pyperformance_results', 'BASELINE_INHERITABLE', 'BENCHMARKS',
+    'COMPARED_SERIES', 'CONTROL_CALLS', 'LIKE_FOR_LIKE', 'MICRO_CALLS',
+    'PEP_ROWS', 'PEP_SERIES', 'QUICK_BENCHMARKS', 'REFERENCE', 'SERIES',
+    'SYSCALL_SERIES', 'TARGET_SERIES', 'TITLES', 'Plan', 'Series',
+    'interleaved', 'benchmarks_of', 'load_json', 'merge', 'values',
+    'write_json', 'fmt_ratio', 'fmt_time', 'instruction_table', 'like_lines',
+    'micro_table', 'pair_lines', 'pep_table', 'pyperformance_table',
+    'render_combined', 'render_report', 'syscall_table', 'Bench',
+    'geometric_mean', 'like_stats', 'pep_stats', 'pool_rounds',
+    'pyperformance_ratios', 'quartiles', 'ratio_stats', 'syscall_counts',
+    'syscall_diff', 'GEOMEAN_TOLERANCE', 'MICRO_TOLERANCE', 'geomean_target',
+    'micro_targets', 'syscall_targets',
+]

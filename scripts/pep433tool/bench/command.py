@@ -1,0 +1,213 @@
+"""The ``bench`` command: run the measurements, write results and report.
+
+run_bench() runs a measurement into an output folder: results.json
+(write_results()), report.md, ratios.png and the files of each
+measurement.  results.json also records what --combine compares before it
+pools folders: the identity of the builds measured (build_identity()) and
+the plan (plan_record()).
+"""
+
+import hashlib
+import logging
+import os
+import platform
+import time
+from datetime import datetime
+from pathlib import Path
+
+from ..errors import PreconditionError
+from ..util import clean_env, run
+from . import suite as suite_mod
+from .perf import pyperformance_results
+from .plan import (BENCHMARKS, CONTROL_CALLS, MICRO_CALLS, QUICK_BENCHMARKS,
+                   SERIES, SUITE_PASSES, Plan)
+from .pyperfio import write_json
+from .report import render_report
+from .runner import Bench
+from .targets import (geomean_target, micro_targets, syscall_targets)
+
+log = logging.getLogger(__name__)
+
+BUILDS = ('baseline', 'patched')
+
+
+def machine_info():
+    """nproc, CPU model, kernel, date, load."""
+    model = ''
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                model = line.split(':', 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {'nproc': os.cpu_count(), 'cpu': model or platform.processor(),
+            'kernel': platform.release(),
+            'date': datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z'),
+            'load': ' '.join(f'{x:.2f}' for x in os.getloadavg())}
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, 'rb') as fp:
+        for block in iter(lambda: fp.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def build_identity(paths):
+    """{build: {'sys_version', 'sha256': {file: digest}}} of the two builds.
+
+    What tells that two runs measured the same interpreters: their
+    sys.version (version, build date, compiler) and the sha256 of each
+    build's ``python`` and of its libpython*.so when it is a shared build.
+    """
+    identity = {}
+    for build in BUILDS:
+        python = getattr(paths, build) / 'python'
+        proc = run([python, '-c', 'import sys; print(sys.version)'],
+                   env=clean_env(), quiet=True)
+        files = {'python': sha256(python)}
+        for lib in sorted(python.parent.glob('libpython*.so*')):
+            files[lib.name] = sha256(lib)
+        identity[build] = {'sys_version': proc.stdout.strip(),
+                           'sha256': files}
+    return identity
+
+
+def plan_record(plan, micro, benchmarks):
+    """What results.json records of the plan; --combine pools only runs
+    whose records are equal.  *benchmarks* is None when pyperformance did
+    not run."""
+    return {'rounds': plan.rounds, 'values': plan.values,
+            'min_time': plan.min_time,
+            'micro_calls': list(MICRO_CALLS + CONTROL_CALLS) if micro else [],
+            'series': [s.name for s in SERIES] if micro else [],
+            'pyperformance_passes': (list(plan.pyperformance_passes)
+                                     if benchmarks is not None else []),
+            'pyperformance_fast': plan.pyperformance_fast,
+            'benchmarks': list(benchmarks) if benchmarks is not None else []}
+
+
+def _serialise(results):
+    """results with tuple keys as 'call|series' strings (for JSON)."""
+    data = dict(results)
+    for key in ('micro', 'like', 'syscalls', 'instructions'):
+        if key in data and data[key] is not None:
+            data[key] = {f'{a}|{b}': v for (a, b), v in data[key].items()}
+    return data
+
+
+def deserialise(data):
+    """results.json as run_bench() made it: the inverse of _serialise()."""
+    results = dict(data)
+    for key in ('micro', 'like', 'syscalls', 'instructions'):
+        if results.get(key) is not None:
+            results[key] = {tuple(k.split('|', 1)): v
+                            for k, v in results[key].items()}
+    return results
+
+
+def write_results(output, results):
+    """results.json of the output folder *output*."""
+    write_json(Path(output) / 'results.json', _serialise(results))
+
+
+def check_builds(paths):
+    """The two interpreters, or PreconditionError."""
+    missing = [str(getattr(paths, b) / 'python')
+               for b in BUILDS
+               if not (getattr(paths, b) / 'python').exists()]
+    if missing:
+        raise PreconditionError(
+            'interpreter not built: ' + ', '.join(missing),
+            hint='scripts/pep433 build')
+
+
+def run_bench(paths, quick=False, output=None, pyperformance=True,
+              benchmarks=None, seed=None, instructions=True, suite=None,
+              passes=None):
+    """Implement the ``bench`` subcommand; return 0.
+
+    *suite* ('all' or a list of names) runs pyperformance alone, on its
+    default suite or on that list (see suite.py); *passes* is the number
+    of pyperformance passes of each build (default: the plan's; 2 with
+    *suite*).
+    """
+    from ..selftest import ensure_tools
+    check_builds(paths)
+    start = time.monotonic()
+    machine = machine_info()
+    load_start = machine['load']
+    stamp = datetime.now().strftime('%Y%m%d-%H%M%S')
+    output = (Path(output).resolve() if output
+              else paths.workdir / 'bench' / stamp)
+    plan = Plan.make(quick, passes=passes or (SUITE_PASSES if suite
+                                              else None))
+    benchmarks = list(benchmarks or (QUICK_BENCHMARKS if quick
+                                     else BENCHMARKS))
+    kind = 'suite' if suite else 'quick' if quick else 'full'
+    log.info('bench (%s) into %s; load average %s', kind, output,
+             load_start)
+    tools = ensure_tools(paths)
+    builds = build_identity(paths)
+    bench = Bench(paths, output, plan, tools, seed=seed)
+
+    if suite:
+        output.mkdir(parents=True, exist_ok=True)
+        benchmarks = (suite_mod.list_suite(tools) if suite == 'all'
+                      else list(suite))
+        perf = suite_mod.run_suite(bench, benchmarks, suite == 'all')
+        counts, calls, micro, like, pep, instr = {}, [], None, None, None, None
+        held, missed, faster = [], [], []
+    else:
+        bench.prepare()
+        counts = bench.run_syscalls()
+        calls = list(MICRO_CALLS) + [c for c, _ in sorted(counts)
+                                     if c not in MICRO_CALLS]
+        calls = list(dict.fromkeys(calls))
+        micro, like, pep = bench.run_micro()
+        instr = bench.run_instructions() if instructions else None
+
+        perf = None
+        if pyperformance:
+            perf = pyperformance_results(
+                benchmarks, plan.pyperformance_passes,
+                *bench.run_pyperformance(benchmarks))
+
+        held, missed, faster = micro_targets(micro, counts=counts, like=like)
+        h, m = syscall_targets(counts, calls)
+        held += h
+        missed += m
+    if perf:
+        h, m = geomean_target(perf['geomean'])
+        held += h
+        missed += m
+    results = {
+        'version': paths.base.version, 'kind': kind,
+        'load_start': load_start,
+        'plan': plan_record(plan, not suite,
+                            benchmarks if suite or pyperformance else None),
+        'micro': micro, 'pep': pep, 'syscalls': counts,
+        'syscall_calls': calls, 'pyperformance': perf,
+        'like': like, 'instructions': instr,
+        'targets': {'held': held, 'missed': missed, 'faster': faster},
+        'series': [[s.name, s.title] for s in SERIES],
+        'builds': builds,
+    }
+    results['duration'] = time.monotonic() - start
+    results['machine'] = machine
+    results['load_end'] = ' '.join(f'{x:.2f}' for x in os.getloadavg())
+    write_results(output, results)
+    bench.plot(results)
+    report = render_report(results)
+    (output / 'report.md').write_text(report)
+    for line in missed:
+        log.warning('target missed: %s', line)
+    for line in faster:
+        log.info('other work, not comparable: %s', line)
+    log.info('%d targets held, %d missed, %d not comparable; report: %s '
+             '(%.0f s)', len(held), len(missed), len(faster),
+             output / 'report.md', time.monotonic() - start)
+    print(output / 'report.md')
+    return 0

@@ -1,0 +1,170 @@
+"""pyperformance, baseline vs patched, in interleaved passes.
+
+The passes run in the plan's order (ABBA...: plan.interleaved()), each in
+its own file (pyperformance/<n>-<build>.json), all with the first pass's
+loop counts (--same-loops), so that drift cancels and both builds run the
+same loops.  The passes of each build are merged into
+pyperformance-<build>.json, compared with ``pyperf compare_to``; the
+geometric mean of the ratios of medians pools all passes, and that of each
+pair of neighbouring passes is the noise of a single comparison.
+"""
+
+import logging
+import subprocess
+
+from ..errors import ExternalError
+from ..util import clean_env, format_cmd, run
+from .pyperfio import load_json, merge, write_json
+from .stats import pyperformance_ratios
+
+log = logging.getLogger(__name__)
+
+
+def pass_pairs(passes):
+    """The pyperformance passes paired with their neighbour: a list of
+    (baseline index, patched index), passes taken two by two in order.
+
+    ABBAABBA gives [(0, 1), (3, 2), (4, 5), (7, 6)]: each pair ran close
+    together in time, so the spread of the pairs' geometric means is the
+    noise of one baseline-vs-patched comparison on this machine.  A pair
+    that is not one baseline and one patched pass is left out.
+    """
+    pairs = []
+    for i in range(0, len(passes) - 1, 2):
+        two = {passes[i]: i, passes[i + 1]: i + 1}
+        if set(two) == {'baseline', 'patched'}:
+            pairs.append((two['baseline'], two['patched']))
+    return pairs
+
+
+def pass_file(output, number, build):
+    """The result file of pass *number* (from 1), on *build*."""
+    return output / 'pyperformance' / f'{number}-{build}.json'
+
+
+def run_passes(bench, benchmarks, tolerate=False):
+    """Run the plan's pyperformance passes; return [(file, log text)].
+
+    *benchmarks* None runs pyperformance's default suite (no -b).  A pass
+    that fails raises ExternalError, unless *tolerate* is true and it
+    wrote its file: pyperformance exits 1 when some benchmark failed but
+    writes the others.  The log text is what this pass wrote into
+    pyperformance-<build>.log, where the failures are told.
+    """
+    cwd = bench.paths.workdir / 'bench'   # venvs kept between runs
+    cwd.mkdir(parents=True, exist_ok=True)
+    (bench.output / 'pyperformance').mkdir(parents=True, exist_ok=True)
+    passes = bench.plan.pyperformance_passes
+    done = []
+    for i, build in enumerate(passes, 1):
+        out = pass_file(bench.output, i, build)
+        if out.exists():
+            out.unlink()
+        cmd = [bench.tools / 'pyperformance', 'run', '--python',
+               bench.python(build)]
+        if benchmarks is not None:
+            cmd += ['-b', ','.join(benchmarks)]
+        cmd += ['-o', out]
+        if bench.plan.pyperformance_fast:
+            cmd.append('--fast')
+        if done:
+            cmd += ['--same-loops', done[0][0]]
+        log.info('pyperformance pass %d/%d: %s (%s)', i, len(passes),
+                 build, ', '.join(benchmarks) if benchmarks is not None
+                 else 'the default suite')
+        logfile = bench.output / f'pyperformance-{build}.log'
+        start = logfile.stat().st_size if logfile.exists() else 0
+        # Where failures are read from the log, pyperformance writes it
+        # unbuffered, so that its own lines and the output of pip and of
+        # the benchmarks (other processes) come in the order they happen.
+        # pyperf passes no such variable to the workers it times.
+        env = clean_env({'PYTHONUNBUFFERED': '1'} if tolerate else None)
+        with open(logfile, 'a') as fp:
+            fp.write(f'$ {format_cmd(cmd)}\n')
+            fp.flush()
+            proc = subprocess.run([str(c) for c in cmd], cwd=cwd,
+                                  stdout=fp, stderr=subprocess.STDOUT,
+                                  env=env, check=False)
+        with open(logfile, 'rb') as fp:
+            fp.seek(start)
+            text = fp.read().decode(errors='replace')
+        if proc.returncode != 0 or not out.exists():
+            if tolerate and out.exists():
+                log.warning('pyperformance pass %d: some benchmarks did not '
+                            'run (exit %d); log: %s', i, proc.returncode,
+                            logfile)
+            else:
+                tail = logfile.read_text(
+                    errors='replace').splitlines()[-30:]
+                raise ExternalError(
+                    f'pyperformance failed (exit {proc.returncode}); '
+                    f'log: {logfile}\n' + '\n'.join('    ' + t
+                                                    for t in tail))
+        done.append((out, text))
+    return done
+
+
+def merge_passes(output, passes, pass_files):
+    """pyperformance-<build>.json: the passes of each build, merged."""
+    files = {}
+    for build in dict.fromkeys(passes):
+        files[build] = output / f'pyperformance-{build}.json'
+        write_json(files[build], merge(
+            [load_json(f) for f, b in zip(pass_files, passes)
+             if b == build]))
+    return files
+
+
+def compare_to(tools, output, files):
+    """``pyperf compare_to --table`` of *files*, saved as compare_to.txt;
+    return its table of all benchmarks."""
+    proc = run([tools / 'python', '-m', 'pyperf', 'compare_to',
+                files['baseline'], files['patched'], '--table',
+                '--table-format', 'md'], check=False, quiet=True)
+    if proc.returncode != 0:     # older pyperf: no --table-format
+        proc = run([tools / 'python', '-m', 'pyperf', 'compare_to',
+                    files['baseline'], files['patched'], '--table'],
+                   quiet=True)
+    (output / 'compare_to.txt').write_text(proc.stdout)
+    return all_benchmarks_table(proc.stdout)
+
+
+def run_pyperformance(bench, benchmarks):
+    """pyperformance on baseline and patched, pass by pass.
+
+    Each pass writes its own file, pyperformance/<n>-<build>.json; the
+    passes after the first run the first one's loop counts
+    (--same-loops), so both builds run the same loops.  The passes of
+    each build are merged into pyperformance-<build>.json.  Return
+    ({build: merged file}, the compare_to table, [pass files]).
+    """
+    pass_files = [f for f, _ in run_passes(bench, benchmarks)]
+    files = merge_passes(bench.output, bench.plan.pyperformance_passes,
+                         pass_files)
+    return files, compare_to(bench.tools, bench.output, files), pass_files
+
+
+def pyperformance_results(benchmarks, passes, files, compare, pass_files):
+    """The pyperformance part of the results, from run_pyperformance()'s.
+
+    The ratios and the geometric mean pool every pass of each build
+    (*files*: {build: merged file}); 'pair_geomeans' has the geometric
+    mean of each pair of neighbouring passes (see pass_pairs()).
+    """
+    rows, geomean = pyperformance_ratios(load_json(files['baseline']),
+                                         load_json(files['patched']))
+    pairs = [pyperformance_ratios(load_json(pass_files[a]),
+                                  load_json(pass_files[b]))[1]
+             for a, b in pass_pairs(passes)]
+    return {'benchmarks': list(benchmarks), 'passes': list(passes),
+            'rows': rows, 'geomean': geomean, 'pair_geomeans': pairs,
+            'compare_to': compare}
+
+
+def all_benchmarks_table(text):
+    """compare_to's output without the per-tag tables (when it has them)."""
+    marker = 'All benchmarks:'
+    if marker not in text:
+        return text
+    rest = text.split(marker, 1)[1].lstrip('\n')
+    return rest.lstrip('=').lstrip('\n')

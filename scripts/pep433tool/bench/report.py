@@ -1,0 +1,401 @@
+"""report.md: the markdown tables and text of a ``bench`` run.
+
+render_report() writes a run's report from its results dict (see
+command.run_bench()), render_combined() that of ``bench --combine`` (see
+combine.run_combine()); the tables are shared.
+"""
+
+from .plan import (CONTROL_CALLS, COMPARED_SERIES, INSTR_LOOPS, LIKE_FOR_LIKE,
+                   MICRO_CALLS, PEP_PUBLISHED, PEP_ROWS, REFERENCE, SERIES,
+                   SYSCALL_SERIES, TARGET_SERIES, TITLES, BASELINE_INHERITABLE)
+from .systemcalls import syscall_diff
+from .targets import GEOMEAN_TOLERANCE, MICRO_TOLERANCE, other_work
+
+
+def fmt_ratio(entry):
+    if not entry or 'median' not in entry:
+        return 'n/a'
+    return f'{entry["median"]:.3f} [{entry["q1"]:.3f}-{entry["q3"]:.3f}]'
+
+
+def fmt_time(seconds):
+    if seconds < 1e-3:
+        return f'{seconds * 1e6:.2f} us'
+    if seconds < 1:
+        return f'{seconds * 1e3:.1f} ms'
+    return f'{seconds:.2f} s'
+
+
+def micro_table(micro, calls=MICRO_CALLS):
+    others = [s for s in SERIES if s.name != REFERENCE]
+    lines = ['| call | baseline time | '
+             + ' | '.join(s.title for s in others) + ' |',
+             '|---|---:|' + '---:|' * len(others)]
+    for call in calls:
+        base = micro.get((call, REFERENCE))
+        if base is None:
+            continue
+        cells = [fmt_ratio(micro.get((call, s.name))) for s in others]
+        lines.append(f'| `{call}` | {fmt_time(base["time"])} | '
+                     + ' | '.join(cells) + ' |')
+    return lines
+
+
+def like_lines(like):
+    """The like-for-like ratios, a sentence each (or nothing)."""
+    if not like:
+        return []
+    out = ['Like for like (the target compares these):']
+    for (call, series), entry in like.items():
+        out.append(f'- `{call}`, {TITLES[series]} against '
+                   f'{TITLES[entry["reference"]]} (both make a close-on-exec '
+                   f'fd with the same system call): {fmt_ratio(entry)}')
+    return out + ['']
+
+
+def pep_table(pep):
+    lines = ['| os.open() + close | time | ratio to no flag | '
+             'PEP 433 on Linux 3.6 |', '|---|---:|---:|---|']
+    for name, title in PEP_ROWS:
+        entry = pep.get(name)
+        if not entry:
+            continue
+        lines.append(f'| {title} | {fmt_time(entry["time"])} | '
+                     f'{fmt_ratio(entry)} | {PEP_PUBLISHED[name]} |')
+    return lines
+
+
+def syscall_table(counts, calls):
+    series = [s[0] for s in SYSCALL_SERIES]
+    titles = {'baseline': 'baseline', 'patched': 'patched (default)',
+              'patched-e': 'patched -e', 'patched-True': 'cloexec=True',
+              'patched-False': 'cloexec=False'}
+    lines = ['| call | ' + ' | '.join(titles[s] for s in series)
+             + ' | differences from the baseline |',
+             '|---|' + '---:|' * len(series) + '---|']
+    for call in calls:
+        base = counts.get((call, 'baseline'))
+        if base is None:
+            continue
+        cells, diffs = [], []
+        for s in series:
+            found = counts.get((call, s))
+            cells.append(str(len(found)) if found is not None else 'n/a')
+            if found is not None and s != 'baseline':
+                diff = syscall_diff(base, found)
+                if diff:
+                    diffs.append(f'{titles[s]}: {diff}')
+        note = '; '.join(diffs)
+        if call in BASELINE_INHERITABLE:
+            note = ('baseline makes an inheritable fd here (compares '
+                    'different things)' + ('; ' + note if note else ''))
+        lines.append(f'| `{call}` | ' + ' | '.join(cells)
+                     + f' | {note} |')
+    return lines
+
+
+def instruction_table(counts, calls):
+    others = [s for s in COMPARED_SERIES if s != REFERENCE]
+    lines = ['| call | ' + ' | '.join(TITLES[s] for s in COMPARED_SERIES)
+             + ' | ' + ' | '.join(f'{TITLES[s]} - baseline' for s in others)
+             + ' |', '|---|' + '---:|' * (len(COMPARED_SERIES) + len(others))]
+    for call in calls:
+        if (call, REFERENCE) not in counts:
+            continue
+        base = counts[call, REFERENCE]
+        cells = [f'{counts[call, s]:.0f}' for s in COMPARED_SERIES]
+        cells += [f'{counts[call, s] - base:+.0f} '
+                  f'({(counts[call, s] - base) / base:+.1%})'
+                  for s in others]
+        lines.append(f'| `{call}` | ' + ' | '.join(cells) + ' |')
+    return lines
+
+
+def pyperformance_table(rows, geomean):
+    lines = ['| benchmark | baseline | patched | patched/baseline |',
+             '|---|---:|---:|---:|']
+    for name, row in rows.items():
+        lines.append(f'| {name} | {fmt_time(row["reference"])} | '
+                     f'{fmt_time(row["changed"])} | {row["ratio"]:.3f} |')
+    if geomean is not None:
+        lines.append(f'| **geometric mean** | | | **{geomean:.4f}** |')
+    return lines
+
+
+def pair_lines(pair_geomeans):
+    """The geometric mean of each pair of neighbouring passes (or nothing)."""
+    if not pair_geomeans or len(pair_geomeans) < 2:
+        return []
+    return ['', 'Geometric mean of each pair of neighbouring passes (one '
+            'baseline and one patched pass, run one after the other): '
+            + ', '.join(f'{g:.4f}' for g in pair_geomeans)
+            + '. Their spread is what one baseline-vs-patched comparison '
+            'can tell on this machine; the mean above pools all passes.']
+
+
+def render_report(results):
+    """report.md from the results dict (see run_bench)."""
+    m = results['machine']
+    out = [f'# PEP 433 benchmark: patched vs stock CPython '
+           f'{results["version"]}', '',
+           f'{results["kind"]} run, {m["date"]}; {m["nproc"]} CPUs '
+           f'({m["cpu"]}), Linux {m["kernel"]}; load average at the start '
+           f'{results["load_start"]}, at the end {results["load_end"]}; '
+           f'{results["duration"]:.0f} s.', '']
+    targets = results['targets']
+    out.append('## Targets')
+    out.append('')
+    out += [f'- target missed: {t}' for t in targets['missed']]
+    out += [f'- other work, not comparable: {t}'
+            for t in targets.get('faster', [])]
+    out += [f'- target held: {t}' for t in targets['held']]
+    out.append('')
+    if results.get('micro'):
+        plan = results['plan']
+        out += ['## Micro-benchmarks: ratio to the baseline', '',
+                f'Each call plus its close, pyperf; {plan["rounds"]} '
+                f'interleaved rounds of {plan["values"]} values per call and '
+                'series, shuffled order. Cell: median over the rounds of '
+                'median(series)/median(baseline) of the same round '
+                '[interquartile range]. Target: patched and patched -e within '
+                f'1.00 +- {MICRO_TOLERANCE:.2f}. `socket.accept` includes '
+                'closing the client end.', '']
+        out += micro_table(results['micro'], MICRO_CALLS + CONTROL_CALLS)
+        out.append('')
+        if any((c, REFERENCE) in results['micro'] for c in CONTROL_CALLS):
+            out += [f'`{", ".join(CONTROL_CALLS)}` is the control: a call '
+                    'the series does not change, no fd made. Its ratio is '
+                    'what two builds of the same code differ by (code '
+                    'layout), the floor under the other ratios; no target.',
+                    '']
+        out += like_lines(results.get('like') or {})
+    if results.get('pep'):
+        out += ['## The PEP\'s table, today', '',
+                'os.open("/dev/null") + close on the patched interpreter with '
+                'cloexec=False (stock 3.13 always adds O_CLOEXEC, so "no '
+                'flag" does not exist there); the flag set atomically or '
+                'afterwards from Python (`fcntl.ioctl`, `fcntl.fcntl`). '
+                'This is the cost of the system calls and what the atomic '
+                'path saves.', '']
+        out += pep_table(results['pep'])
+        out.append('')
+    if results.get('syscalls'):
+        out += ['## System calls per call (strace)', '',
+                'Second of two calls (the first may probe the kernel once), '
+                'between strace markers. Target: cloexec=True and -e equal '
+                'to the baseline, cloexec=False and the default no more.', '']
+        out += syscall_table(results['syscalls'], results['syscall_calls'])
+        out.append('')
+    if results.get('instructions'):
+        out += ['## Instructions per call (callgrind)', '',
+                'User-space instructions of one call, its close and its '
+                'untimed preparation (`socket.accept`: the client socket and '
+                'its connect; `socket.recv_fds`: the send_fds()), counted by '
+                'valgrind --tool=callgrind with PYTHONHASHSEED=0: (count at '
+                f'{INSTR_LOOPS[1]} calls - count at {INSTR_LOOPS[0]}) / '
+                f'{INSTR_LOOPS[1] - INSTR_LOOPS[0]}, in a fixed working '
+                'directory with a fixed PYTHONPATH: the same builds give the '
+                'same counts in every run, which noise cannot blur. Not '
+                'exact as a difference, though: other paths move some counts '
+                'by tens of instructions (`open` by up to 52, '
+                '`socket.accept` by up to 85; the heap\'s layout), so a '
+                'difference of that size in those rows is not the patch\'s. '
+                'A ratio outside the band with the same system calls and '
+                'about the same instructions is not code the patch runs.', '']
+        out += instruction_table(results['instructions'],
+                                 [c for c in results['syscall_calls']
+                                  if c in MICRO_CALLS])
+        out.append('')
+    if results.get('pyperformance'):
+        out += pyperformance_section(results['pyperformance'])
+    out += ['![ratios](ratios.png)', '']
+    return '\n'.join(out)
+
+
+def pyperformance_section(p, title='## pyperformance'):
+    """The pyperformance part of a report, from results['pyperformance']."""
+    suite = p.get('suite')
+    if not suite:
+        benchmarks = ', '.join(p['benchmarks'])
+    elif suite['default']:
+        benchmarks = (f'pyperformance\'s default suite, the '
+                      f'{len(suite["names"])} of `pyperformance list`')
+    else:
+        benchmarks = (f'the suite given, {len(suite["names"])}: '
+                      + ', '.join(suite['names']))
+    out = [title, '',
+           f'Benchmarks: {benchmarks}; passes '
+           f'{" ".join(p["passes"])} (--fast each). Ratio of medians; '
+           f'target: geometric mean within 1.00 +- '
+           f'{GEOMEAN_TOLERANCE:.2f}.', '']
+    out += pyperformance_table(p['rows'], p['geomean'])
+    out += pair_lines(p.get('pair_geomeans'))
+    if suite:
+        out += outside_lines(p['rows'], suite)
+        out += did_not_run_lines(suite['did_not_run'])
+    out += ['', '`pyperf compare_to` baseline vs patched (means):', '',
+            p['compare_to'].strip(), '']
+    return out
+
+
+def fds_cell(found):
+    """What count_fds() found, for a table cell."""
+    if found is None:
+        return 'not counted', 'n/a'
+    if 'error' in found:
+        return f'not counted: {found["error"]}', 'n/a'
+    if not found['fds']:
+        return 'none', '0'
+    calls = ', '.join(f'{name} {n:g}'
+                      for name, n in sorted(found['per_loop'].items()))
+    rate = (f'{found["per_second"]:,.0f}'
+            if found.get('per_second') is not None else 'n/a')
+    return f'{found["fds"]:g} ({calls})', rate
+
+
+def outside_lines(rows, suite):
+    """The benchmarks outside the band, with the fds they make."""
+    band = suite['band']
+    outside = [r for r in suite['outside'] if r in rows]
+    out = ['', f'### Outside 1.00 +- {band:.2f}, and the fds they make', '']
+    if not outside:
+        return out + [f'No benchmark is outside 1.00 +- {band:.2f}.']
+    out += ['Each benchmark outside the band ran once more on the patched '
+            'build, one process and no warmup, at two loop counts under '
+            '`strace -f -c`: the successful fd-creating system calls (open, '
+            'socket, accept, pipe, dup, epoll and the like) of the '
+            'difference, per loop of the benchmark, start-up cancelling '
+            'out; per second: over the time of one loop. One that makes no '
+            'fd in its loop does not reach the code the series changes: '
+            'its ratio is not the flag\'s.', '',
+            '| benchmark | patched/baseline | fd-creating system calls per '
+            'loop | per second |', '|---|---:|---|---:|']
+    for name in outside:
+        who = suite['owners'].get(name)
+        calls, rate = fds_cell(suite['fds'].get(who))
+        shown = name if who in (None, name) else f'{name} ({who})'
+        out.append(f'| {shown} | {rows[name]["ratio"]:.3f} | {calls} | '
+                   f'{rate} |')
+    return out
+
+
+def did_not_run_lines(missing):
+    """The benchmarks that did not run, with the reason, pass by pass."""
+    out = ['', '### Did not run', '']
+    if not missing:
+        return out + ['Every benchmark ran in every pass.']
+    out += ['A benchmark missing from a pass\'s result file, with '
+            'pyperformance\'s reason and the last lines of its output:', '']
+    for name, entries in sorted(missing.items()):
+        groups = []
+        for entry in entries:
+            key = (entry['reason'], tuple(entry['lines']))
+            if groups and groups[-1][0] == key:
+                groups[-1][1].append(entry)
+            else:
+                groups.append((key, [entry]))
+        for (reason, lines), group in groups:
+            where = ', '.join(f'{e["pass"]} ({e["build"]})' for e in group)
+            word = 'pass' if len(group) == 1 else 'passes'
+            out.append(f'- `{name}`, {word} {where}: {reason}')
+            if lines:
+                out += ['', '  ```'] + [f'  {line}' for line in lines] \
+                    + ['  ```', '']
+    return out[:-1] if out[-1] == '' else out
+
+
+def short_title(series):
+    """'patched', 'patched -e': a series' title without its note."""
+    return TITLES[series].split(' (', 1)[0]
+
+
+def combined_micro_table(labels, runs, pooled, counts=None,
+                         calls=MICRO_CALLS + CONTROL_CALLS):
+    """Per call, each run's ratio and the pooled one, for TARGET_SERIES.
+
+    *runs* is a list of the runs' {(call, series): entry} (their like-for-
+    like entries in place of the plain ones), *pooled* that of the rounds
+    pooled.  A pooled cell that micro_targets() would call other work says
+    so; *counts* are the system calls of targets.other_work().
+    """
+    counts = counts or {}
+    runs_head = ' / '.join(labels)
+    lines = ['| call | ' + ' | '.join(f'{short_title(s)}: {runs_head} | '
+                                     'pooled' for s in TARGET_SERIES)
+             + ' |', '|---|' + '---|---:|' * len(TARGET_SERIES)]
+    for call in calls:
+        if not any((call, s) in pooled for s in TARGET_SERIES):
+            continue
+        notes = [short_title(s)[len('patched '):] or 'default'
+                 for s in TARGET_SERIES if (call, s) in LIKE_FOR_LIKE
+                 and pooled.get((call, s), {}).get('reference')]
+        shown = f'`{call}`'
+        if notes:
+            shown += f' ({", ".join(notes)}: like for like)'
+        if call in CONTROL_CALLS:
+            shown += ' (control)'
+        cells = []
+        for s in TARGET_SERIES:
+            each = [run_.get((call, s)) for run_ in runs]
+            cells.append(' / '.join(f'{e["median"]:.3f}'
+                                    if e and 'median' in e else 'n/a'
+                                    for e in each))
+            entry = pooled.get((call, s))
+            cell = fmt_ratio(entry)
+            if other_work(entry, counts.get((call, REFERENCE)),
+                          counts.get((call, s))):
+                cell += ' (other work)'
+            cells.append(cell)
+        lines.append(f'| {shown} | ' + ' | '.join(cells) + ' |')
+    return lines
+
+
+def render_combined(combined):
+    """report.md of ``bench --combine`` from its dict (see run_combine)."""
+    runs = combined['runs']
+    labels = [r['label'] for r in runs]
+    builds = combined['builds']
+    out = [f'# PEP 433 benchmark: {len(runs)} runs pooled, patched vs stock '
+           f'CPython {combined["version"]}', '',
+           'Runs, the same builds and the same plan in each:', '']
+    for r in runs:
+        out.append(f'- {r["label"]}: `{r["folder"]}` ({r["kind"]} run, '
+                   f'{r["date"]}, {r["duration"]:.0f} s, load average at '
+                   f'the start {r["load_start"]})')
+    out += ['', 'Builds:', '']
+    for build, ident in sorted(builds.items()):
+        files = ', '.join(f'{name} {digest[:16]}'
+                          for name, digest in sorted(ident['sha256'].items()))
+        out.append(f'- {build}: `{ident["sys_version"]}`; sha256: {files}')
+    targets = combined['targets']
+    out += ['', '## Targets, pooled', '']
+    out += [f'- target missed: {t}' for t in targets['missed']]
+    out += [f'- other work, not comparable: {t}'
+            for t in targets.get('faster', [])]
+    out += [f'- target held: {t}' for t in targets['held']]
+    out.append('')
+    micro = combined.get('micro')
+    if micro:
+        plan = combined['plan']
+        like = ''.join(f'; `{call}` under {short_title(series)} is judged '
+                       f'against {TITLES[reference]}, like for like'
+                       for (call, series), reference in LIKE_FOR_LIKE.items()
+                       if (call, series) in micro['pooled'])
+        out += ['## Micro-benchmarks: each run, and their rounds pooled', '',
+                f'Median ratio to the baseline in each run '
+                f'({" / ".join(labels)}; {plan["rounds"]} rounds of '
+                f'{plan["values"]} values each), and over the rounds of all '
+                f'runs pooled ({plan["rounds"] * len(runs)} per cell) '
+                f'[interquartile range]{like}. `{", ".join(CONTROL_CALLS)}` '
+                'is the control.', '']
+        out += combined_micro_table(labels, micro['runs'], micro['pooled'],
+                                    combined.get('syscalls'))
+        out.append('')
+    if combined.get('pep'):
+        out += ['## The PEP\'s table, pooled', '']
+        out += pep_table(combined['pep'])
+        out.append('')
+    if combined.get('pyperformance'):
+        out += pyperformance_section(combined['pyperformance'],
+                                     '## pyperformance, the passes pooled')
+    return '\n'.join(out)

@@ -1,0 +1,69 @@
+"""Bench: one run of ``bench``, where it writes and with which tools.
+
+It holds what the measurements share (the work directory, the output
+folder, the plan, the venv's bin directory, the shuffling RNG and the
+environment the built interpreters run in); each measurement is a
+function of its own module that takes it (micro, systemcalls,
+instructions, perf), called through the methods below.
+"""
+
+import random
+from pathlib import Path
+
+from ..util import clean_env, run
+from . import instructions, micro, perf, systemcalls
+from .plan import INSTR_LOOPS, MICRO_CALLS
+from .pyperfio import link_pyperf
+
+#: The directory holding the package pep433tool (scripts/).
+TOOL_PATH = Path(__file__).resolve().parent.parent.parent
+
+
+class Bench:
+    """One run of the ``bench`` subcommand."""
+
+    def __init__(self, paths, output, plan, tools, seed=None):
+        self.paths = paths
+        self.output = Path(output)
+        self.plan = plan
+        self.tools = Path(tools)        # the venv's bin directory
+        self.rng = random.Random(seed)
+        self.pylib = self.output / 'pylib'
+        self.env = None
+
+    def python(self, build):
+        return getattr(self.paths, build) / 'python'
+
+    def prepare(self):
+        """The output folder and a PYTHONPATH with the venv's pyperf."""
+        self.output.mkdir(parents=True, exist_ok=True)
+        proc = run([self.tools / 'python', '-c',
+                    'import os, pyperf; '
+                    'print(os.path.dirname(pyperf.__file__))'], quiet=True)
+        link_pyperf(self.pylib, proc.stdout.strip())
+        self.env = clean_env({'PYTHONPATH': str(self.pylib)})
+
+    def run_micro(self):
+        """Micro-benchmarks and the PEP table: see micro.run_micro()."""
+        return micro.run_micro(self)
+
+    def run_syscalls(self):
+        """System calls per call: see systemcalls.run_syscalls()."""
+        return systemcalls.run_syscalls(self)
+
+    def run_instructions(self, calls=MICRO_CALLS, loops=INSTR_LOOPS):
+        """Instructions per call: see instructions.run_instructions()."""
+        return instructions.run_instructions(self, calls, loops)
+
+    def run_pyperformance(self, benchmarks):
+        """pyperformance, pass by pass: see perf.run_pyperformance()."""
+        return perf.run_pyperformance(self, benchmarks)
+
+    def plot(self, results):
+        """Draw the ratios (bench/plot.py in the venv, matplotlib Agg)."""
+        data = self.output / 'results.json'
+        png = self.output / 'ratios.png'
+        env = clean_env({'PYTHONPATH': str(TOOL_PATH)})
+        run([self.tools / 'python', '-m', 'pep433tool.bench.plot', data,
+             png], env=env, quiet=True)
+        return png

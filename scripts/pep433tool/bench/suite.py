@@ -1,0 +1,343 @@
+"""``bench --suite``: pyperformance's whole default suite, or a list of it.
+
+Only pyperformance runs (no micro-benchmarks, system calls or
+instructions): the benchmarks of ``pyperformance list`` (its default
+group, what ``pyperformance run`` without -b runs) or those of --suite
+LIST, on the baseline and the patched build, in the plan's interleaved
+passes (ABBA with the default --passes 2), --fast and --same-loops, as
+perf.py runs the fixed list.  What the suite adds:
+
+- benchmarks that cannot run here (a requirement that does not build, one
+  that needs the network) do not stop the run: a benchmark that a pass's
+  result file lacks "did not run" in that pass, and the report lists it
+  with pyperformance's reason and the last lines of its output;
+- each benchmark outside 1.00 +- SUITE_BAND runs once more, on the patched
+  build under strace, which counts the fds one loop of it creates
+  (count_fds()): one that makes none does not reach the code the series
+  changes, whatever its ratio says.
+"""
+
+import functools
+import json
+import logging
+import re
+import statistics
+from pathlib import Path
+
+from ..errors import ExternalError, ToolError
+from ..util import clean_env, run
+from . import perf
+from .pyperfio import benchmarks_of, load_json, values
+
+log = logging.getLogger(__name__)
+
+#: Seconds one benchmark takes in one --fast pass on this machine: the
+#: full run's eight passes of the seven BENCHMARKS take about 10 of its
+#: 22 minutes (the micro-benchmarks 9.5, callgrind 2.5), about 11 s each.
+#: An estimate: the suite's benchmarks are not all as quick.
+SECONDS_PER_BENCHMARK = 11
+#: Benchmarks whose ratio is outside 1.00 +- SUITE_BAND get their fds
+#: counted.
+SUITE_BAND = 0.02
+#: The system calls that create an fd, counted by count_fds(); strace
+#: skips those this architecture does not have ("?" prefix).
+FD_SYSCALLS = ('openat', 'open', 'creat', 'openat2', 'socket', 'socketpair',
+               'accept', 'accept4', 'pipe', 'pipe2', 'dup', 'dup2', 'dup3',
+               'epoll_create', 'epoll_create1', 'eventfd', 'eventfd2',
+               'inotify_init', 'inotify_init1', 'memfd_create', 'signalfd',
+               'signalfd4', 'timerfd_create', 'pidfd_open')
+#: The two loop counts of count_fds(): their difference is what the loops
+#: make, start-up cancelling out.
+FD_LOOPS = (1, 3)
+#: Lines of pyperformance's output kept for a benchmark that did not run.
+TAIL_LINES = 6
+
+
+def estimate(benchmarks, passes):
+    """Estimated seconds of *benchmarks* (a count) in *passes* passes."""
+    return benchmarks * passes * SECONDS_PER_BENCHMARK
+
+
+def list_suite(tools):
+    """The benchmarks of pyperformance's default group, as ``pyperformance
+    list`` prints them (the ones ``pyperformance run`` runs without -b)."""
+    proc = run([tools / 'pyperformance', 'list'], env=clean_env(),
+               quiet=True)
+    names = [line[2:].strip() for line in proc.stdout.splitlines()
+             if line.startswith('- ')]
+    if not names:
+        raise ExternalError('pyperformance list printed no benchmark:\n'
+                            + proc.stdout[-2000:])
+    return names
+
+
+def owner(result, names):
+    """The benchmark of *names* that gave the result named *result*.
+
+    One benchmark may give several results (deepcopy: deepcopy,
+    deepcopy_reduce, deepcopy_memo; async_tree: async_tree_none): a result
+    belongs to the longest name it equals or begins with, followed by '_'.
+    """
+    found = [n for n in names if result == n or result.startswith(n + '_')]
+    return max(found, key=len) if found else None
+
+
+_VENV = re.compile(r'^\(\s*\d+/\d+\) creating venv for benchmark \((\S+)\)$')
+_RUN = re.compile(r'^\[\s*\d+/\d+\] (\S+)\.\.\.$')
+_FAILED = re.compile(r'^\d+ benchmarks? failed:$')
+_REASON = re.compile(r'^- (\S+) \((.*)\)$')
+_END = re.compile(r'^(={10,}|### .* ###|Performance version: .*)$')
+_ERROR = re.compile(r'^ERROR: Benchmark (\S+) (?:failed: (.*)|(timed out))$')
+
+
+def failures(text):
+    """{name: (reason, [last lines])}: the benchmarks that pyperformance's
+    output of one pass (*text*) says failed.
+
+    The reason is pyperformance's closing list ("- name (reason)"), or
+    its "ERROR: Benchmark name failed: reason" line when the list is
+    missing (pyperformance itself died); the lines are the last of what
+    the benchmark's run printed (its error), or of its venv's creation
+    when its requirements did not install.
+    """
+    sections, reasons, errors = {}, {}, {}
+    current, closing = None, False
+    for line in text.splitlines():
+        match = _VENV.match(line) or _RUN.match(line)
+        if match:
+            kind = 'venv' if line.startswith('(') else 'run'
+            current = sections.setdefault((kind, match.group(1)), [])
+            closing = False
+            continue
+        match = _ERROR.match(line)
+        if match:
+            errors[match.group(1)] = match.group(2) or match.group(3)
+        if _FAILED.match(line):
+            current, closing = None, True
+        elif closing:
+            match = _REASON.match(line)
+            if match:
+                reasons[match.group(1)] = match.group(2)
+        elif _END.match(line):
+            current = None
+        elif current is not None:
+            current.append(line)
+    for name, reason in errors.items():
+        reasons.setdefault(name, reason)
+    found = {}
+    for name, reason in reasons.items():
+        lines = _error_lines(sections.get(('run', name), []))
+        if not lines or 'requirements' in reason:
+            lines = _error_lines(sections.get(('venv', name), [])) or lines
+        found[name] = (reason, lines[-TAIL_LINES:])
+    return found
+
+
+def _error_lines(lines):
+    """*lines* without blanks, pyperformance's own notes and its traceback
+    of the failure (the reason says it)."""
+    out = []
+    skip = False
+    for i, line in enumerate(lines):
+        if line.startswith('Traceback (most recent call last):') and \
+                '/pyperformance/' in ''.join(lines[i + 1:i + 2]):
+            skip = True
+            continue
+        if skip:
+            skip = line.startswith(' ')
+            continue
+        if not line.strip() or line.startswith(('ERROR: Benchmark ',
+                                                'INFO:root:')) \
+                or re.match(r'^\(.*\)$', line):
+            continue
+        out.append(line)
+    return out
+
+
+def did_not_run(names, passes, done):
+    """{name: [{'pass', 'build', 'reason', 'lines'}]}: the benchmarks of
+    *names* that a pass's result file lacks, with what pyperformance said.
+
+    *done* is perf.run_passes()'s list of (result file, output text), one
+    per build of *passes*.
+    """
+    missing = {}
+    for i, (build, (path, text)) in enumerate(zip(passes, done), 1):
+        ran = {owner(r, names) for r in benchmarks_of(load_json(path))}
+        told = failures(text)
+        for name in names:
+            if name in ran:
+                continue
+            if name in told:
+                reason, lines = told[name]
+            else:
+                reason = ('no result, and pyperformance names no failure: '
+                          'the lines that mention it')
+                lines = [line for line in text.splitlines()
+                         if name in line][-3:]
+            missing.setdefault(name, []).append(
+                {'pass': i, 'build': build, 'reason': reason,
+                 'lines': lines})
+    return missing
+
+
+@functools.lru_cache(maxsize=None)
+def benchmark_scripts(tools):
+    """{benchmark: (run script, extra options)} of pyperformance's manifest
+    (its internal _manifest module, in the venv of *tools*)."""
+    code = ('import json\n'
+            'from pyperformance import _manifest\n'
+            'm = _manifest.load_manifest(None)\n'
+            'print(json.dumps({b.name: [b.runscript, list(b.extra_opts)]\n'
+            '                  for b in m.benchmarks}))\n')
+    proc = run([Path(tools) / 'python', '-c', code], env=clean_env(),
+               quiet=True)
+    try:
+        return {name: (script, tuple(extra))
+                for name, (script, extra) in json.loads(proc.stdout).items()}
+    except ValueError as exc:
+        raise ExternalError('cannot read pyperformance\'s manifest: '
+                            f'{exc}') from exc
+
+
+def strace_summary(text):
+    """{syscall: successful calls} of the table of ``strace -c``."""
+    counts = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) not in (5, 6) or fields[-1] == 'total' or \
+                not fields[0][:1].isdigit():
+            continue
+        try:
+            calls = int(fields[3])
+            errors = int(fields[4]) if len(fields) == 6 else 0
+        except ValueError:
+            continue
+        counts[fields[-1]] = calls - errors
+    return counts
+
+
+def count_fds(bench, name, python, loops=FD_LOOPS):
+    """{syscall: calls per loop}: the fds one loop of the pyperformance
+    benchmark *name* creates, run by *python* (its venv's interpreter).
+
+    The benchmark's script runs twice, as pyperformance runs it but with
+    one worker process, one value and no warmup, at the two loop counts of
+    *loops*, under ``strace -f -c`` for FD_SYSCALLS; the successful calls
+    of the second run minus the first, over the difference of the loops,
+    are one loop's: start-up (imports, the pyperf worker) cancels out.  A
+    pipe2() or socketpair() makes two fds; fds received with SCM_RIGHTS
+    are not counted.
+    """
+    script, extra = benchmark_scripts(bench.tools)[name]
+    workdir = bench.output / 'fds' / name
+    workdir.mkdir(parents=True, exist_ok=True)
+    totals = []
+    for n in loops:
+        summary = workdir / f'strace-{n}.txt'
+        out = workdir / f'result-{n}.json'
+        for path in (summary, out):
+            if path.exists():
+                path.unlink()
+        run(['strace', '-f', '-qq', '-c', '-o', summary, '-e',
+             'trace=' + ','.join('?' + s for s in FD_SYSCALLS),
+             python, '-u', script, *extra, '--processes=1', '--warmups=0',
+             '--values=1', f'--loops={n}', '--output', out],
+            cwd=workdir, env=clean_env(), quiet=True)
+        totals.append(strace_summary(summary.read_text()))
+    per_loop = {}
+    for call in sorted(set(totals[0]) | set(totals[1])):
+        made = (totals[1].get(call, 0) - totals[0].get(call, 0)) / \
+            (loops[1] - loops[0])
+        if made > 0:
+            per_loop[call] = made
+    return per_loop
+
+
+def fd_relevance(bench, benchmarks, names, patched_file):
+    """{benchmark: what count_fds() found}, for each of *benchmarks*.
+
+    Each entry has 'per_loop' ({syscall: calls}), 'fds' (their sum),
+    'loop_seconds' (the time of one loop of all its results, from the
+    patched passes: median value x inner loops) and 'per_second'; or
+    'error' when it could not be counted.
+    """
+    runs = benchmarks_of(load_json(patched_file))
+    found = {}
+    for name in sorted(benchmarks):
+        owned = {r: rs for r, rs in runs.items()
+                 if owner(r, names) == name and values(rs)}
+        python = next((rs[0]['metadata'].get('python_executable')
+                       for rs in owned.values()), None)
+        if not python:
+            found[name] = {'error': 'no python_executable in the results'}
+            continue
+        log.info('counting the fds of %s under strace', name)
+        try:
+            per_loop = count_fds(bench, name, python)
+        except (ToolError, KeyError, OSError) as exc:
+            found[name] = {'error': str(exc).splitlines()[0][:200]}
+            continue
+        seconds = sum(statistics.median(values(rs))
+                      * rs[0]['metadata'].get('inner_loops', 1)
+                      for rs in owned.values())
+        fds = sum(per_loop.values())
+        found[name] = {'per_loop': per_loop, 'fds': fds,
+                       'loop_seconds': seconds,
+                       'per_second': fds / seconds if seconds else None}
+    return found
+
+
+def outside(rows):
+    """The results of *rows* outside 1.00 +- SUITE_BAND."""
+    return [r for r, row in rows.items() if abs(row['ratio'] - 1) > SUITE_BAND]
+
+
+def suite_part(names, default, rows, missing, fds):
+    """The 'suite' part of the pyperformance results (see run_suite())."""
+    return {'names': list(names), 'default': default, 'band': SUITE_BAND,
+            'owners': {r: owner(r, names) for r in rows},
+            'outside': outside(rows), 'did_not_run': missing, 'fds': fds}
+
+
+def pool_suites(suites, offsets, results):
+    """The 'suite' part of pooled runs (combine.py): the benchmarks outside
+    the band by the pooled ratios of *results*, what did not run in each
+    run (its passes numbered from *offsets*, across the runs in order),
+    and the fds counted in any run."""
+    missing, fds = {}, {}
+    for suite, offset in zip(suites, offsets):
+        for name, entries in suite['did_not_run'].items():
+            missing.setdefault(name, []).extend(
+                dict(entry, **{'pass': entry['pass'] + offset})
+                for entry in entries)
+        for name, found in suite['fds'].items():
+            if name not in fds or 'error' in fds[name]:
+                fds[name] = found
+    return suite_part(suites[0]['names'], suites[0]['default'],
+                      results['rows'], missing, fds)
+
+
+def run_suite(bench, names, default):
+    """Run the suite *names* (pyperformance's default one when *default*:
+    no -b); return the pyperformance part of the results, with 'suite'."""
+    passes = bench.plan.pyperformance_passes
+    log.info('pyperformance suite: %d benchmarks, %d passes (%s), '
+             'estimated %.0f minutes here', len(names), len(passes),
+             ''.join('A' if b == 'baseline' else 'B' for b in passes),
+             estimate(len(names), len(passes)) / 60)
+    done = perf.run_passes(bench, None if default else names, tolerate=True)
+    pass_files = [f for f, _ in done]
+    files = perf.merge_passes(bench.output, passes, pass_files)
+    compare = perf.compare_to(bench.tools, bench.output, files)
+    results = perf.pyperformance_results(names, passes, files, compare,
+                                         pass_files)
+    fds = fd_relevance(bench,
+                       {owner(r, names) for r in outside(results['rows'])}
+                       - {None}, names, files['patched'])
+    results['suite'] = suite_part(names, default, results['rows'],
+                                  did_not_run(names, passes, done), fds)
+    for name, missed in sorted(results['suite']['did_not_run'].items()):
+        log.warning('pyperformance: %s did not run in %d of %d passes (%s)',
+                    name, len(missed), len(passes), missed[0]['reason'])
+    return results
