@@ -91,6 +91,24 @@ class SelectorsTests(BothDefaults, unittest.TestCase):
     def test_default_selector(self):
         self.under_both_defaults(self.check_default_selector)
 
+    @unittest.skipUnless(hasattr(select, 'epoll'), 'need select.epoll()')
+    def check_probe(self):
+        # DefaultSelector's choice creates an epoll to see if it works
+        seen = []
+        real_epoll = select.epoll
+
+        def spy(*args, **kwargs):
+            epoll = real_epoll(*args, **kwargs)
+            seen.append(get_flag(epoll.fileno()))
+            return epoll
+
+        with support.swap_attr(select, 'epoll', spy):
+            self.assertTrue(selectors._can_use('epoll'))
+        self.assertEqual(seen, [True])
+
+    def test_probe(self):
+        self.under_both_defaults(self.check_probe)
+
     def test_poll_selector(self):
         # poll() makes no fd: PollSelector still calls select.poll()
         # without the cloexec keyword, which it does not take.

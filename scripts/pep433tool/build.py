@@ -79,10 +79,12 @@ def _last_line(path):
     return line if len(line) <= 80 else line[:77] + '...'
 
 
-def run_logged(cmd, cwd, logfile, env, label):
+def run_logged(cmd, cwd, logfile, env, label, progress=None):
     """Run *cmd* with its output in *logfile*, reporting progress.
 
-    Raise ExternalError with the log tail on failure.
+    Every PROGRESS_INTERVAL seconds a line is logged: the objects built so
+    far and the last target, or what *progress* (a function of the log
+    file's path) returns.  Raise ExternalError with the log tail on failure.
     """
     log.info('%s: $ %s (log: %s)', label, format_cmd(cmd), logfile)
     start = time.monotonic()
@@ -98,9 +100,13 @@ def run_logged(cmd, cwd, logfile, env, label):
                 break
             except subprocess.TimeoutExpired:
                 elapsed = time.monotonic() - start
-                log.info('%s: %3dm%02ds, %d objects built; %s', label,
-                         elapsed // 60, elapsed % 60, _count_objects(cwd),
-                         _last_line(logfile))
+                if progress is None:
+                    what = '%d objects built; %s' % (_count_objects(cwd),
+                                                     _last_line(logfile))
+                else:
+                    what = progress(logfile)
+                log.info('%s: %3dm%02ds, %s', label, elapsed // 60,
+                         elapsed % 60, what)
             except KeyboardInterrupt:
                 proc.terminate()
                 proc.wait()

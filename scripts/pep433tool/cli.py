@@ -47,6 +47,13 @@ def _cmd_export(args, paths):
     return run_export(paths, check=args.check, review=args.review)
 
 
+def _cmd_docs(args, paths):
+    from .docs import run_docs
+    return run_docs(paths, only=args.only, ref=args.ref, jobs=args.jobs,
+                    clean=args.clean, screenshots=args.screenshot or (),
+                    tree_for_screenshots=args.screenshot_tree)
+
+
 def _cmd_build(args, paths):
     from .build import run_build
     return run_build(paths, only=args.only, jobs=args.jobs,
@@ -133,6 +140,13 @@ def _cmd_bench(args, paths):
                      pyperformance=not args.no_pyperformance,
                      benchmarks=benchmarks, seed=args.seed,
                      instructions=not args.no_instructions, **extra)
+
+
+def _cmd_audit(args, paths):
+    from .audit import run_audit
+    return run_audit(paths, static_only=args.static_only, reuse=args.reuse,
+                     tests=args.tests, jobs=args.jobs, output=args.output,
+                     classification=args.classification)
 
 
 def _cmd_selftest(args, paths):
@@ -226,7 +240,14 @@ def build_parser():
                    help='write nothing; exit 1 if patches/ would change')
     p.add_argument('--review', metavar='DIR',
                    help='also write DIR/ with the series as a cover letter '
-                        '+ patches and DIR/pep433-combined.diff')
+                        '+ patches and DIR/pep433-combined.diff; when '
+                        '`scripts/pep433 docs` has built both trees (and '
+                        'the docs did not change since), also DIR/docs/html/ '
+                        '(the pages whose .rst the series changes, with '
+                        '_static/) and DIR/docs/diff/<page>.diff (the '
+                        'rendered text, baseline vs patched). export builds '
+                        'no docs: without up-to-date builds DIR/docs/ is '
+                        'left out and the command to run is printed')
 
     p = add('build', _cmd_build, 'build baseline and patched interpreters',
             'Check the Debian build dependencies (installing them when run '
@@ -257,6 +278,51 @@ def build_parser():
                        help='build baseline-tsan and patched-tsan instead: '
                             'free-threaded with --with-thread-sanitizer '
                             '(for test --tsan; about 15 minutes)')
+
+    p = add('docs', _cmd_docs,
+            'build the HTML docs of both trees, compare the warnings',
+            'Build the HTML documentation of the baseline (v3.13.5) and of '
+            'the patched tree (branch pep433, or --ref) as CPython\'s '
+            '`make -C Doc html` does: sphinx-build --builder html '
+            '--nitpicky --keep-going --jobs N --warning-file FILE, with '
+            'the packages of that tree\'s Doc/requirements.txt in '
+            '<workdir>/docs/venv (installed once per requirements '
+            'content). Each tree is a detached git worktree of the checkout '
+            '(<workdir>/docs/src-<name>, never the checkout\'s own working '
+            'tree), moved only when the commit changes, so that Sphinx '
+            're-reads only the pages that changed; HTML in '
+            '<workdir>/docs/html-<name>/, Sphinx\'s output in '
+            'docs/sphinx-<name>.log. The warnings of every page are kept '
+            'between runs (Sphinx reports only those of the pages it '
+            'rebuilds) and compared as multisets of (path relative to Doc/, '
+            'message), without line numbers: the ones the patched tree adds '
+            'are listed (exit 1), and, for information, the ones it '
+            'removes. Lists in docs/warnings-<name>.txt and '
+            'docs/warnings-compare.txt. Times measured on 2 cores: a first '
+            'full build takes about 75 s for the baseline and 90 s for '
+            'the patched tree (plus about 10 s, once, to create the '
+            'venv), a rerun with no change 3 s per tree, a rerun after '
+            'a change to one page about 6 s.')
+    p.add_argument('--only', choices=('baseline', 'patched'),
+                   help='build only one tree (compared with the last build '
+                        'of the other, if any)')
+    p.add_argument('--ref', metavar='REF',
+                   help='build the patched tree from REF (a commit of the '
+                        'checkout) instead of branch %s' % config.BRANCH)
+    p.add_argument('--jobs', '-j', type=int, metavar='N',
+                   help='sphinx-build --jobs (default: number of CPUs)')
+    p.add_argument('--clean', action='store_true',
+                   help='forget the previous build (doctrees, HTML, saved '
+                        'warnings) and build from scratch')
+    p.add_argument('--screenshot', action='append', metavar='PAGE[#ANCHOR]',
+                   help='after the build, take a headless chromium '
+                        'screenshot (1200x1600) of the built PAGE, e.g. '
+                        'library/os.html#fd-inheritance, into '
+                        '<workdir>/docs/screenshots/ (repeatable; installs '
+                        'Debian\'s chromium with apt-get when missing)')
+    p.add_argument('--screenshot-tree', choices=('baseline', 'patched'),
+                   default='patched',
+                   help='the tree the screenshots show (default: patched)')
 
     p = add('test', _cmd_test, 'run regrtest on the builds and compare',
             'Run the regrtest subset on the baseline build, the patched '
@@ -443,6 +509,53 @@ def build_parser():
                         '(results.json records sys.version and the sha256 of '
                         'each python) or of another plan')
     p.add_argument('--seed', type=int, help=argparse.SUPPRESS)
+
+    p = add('audit', _cmd_audit,
+            'inventory and check the stdlib\'s fd-creating call sites',
+            'List every call site of the patched tree\'s standard library '
+            '(<checkout>/Lib, tests excluded) that creates an fd: (1) '
+            'statically, by parsing each module with ast and resolving the '
+            'names of the fd creators (open, os.open, os.pipe, os.dup, '
+            'socket.socket, accept, socketpair, recvmsg, select.epoll, ... '
+            'and the wrappers socket.create_connection/create_server and '
+            'selectors.DefaultSelector), with what each call asks for '
+            '(cloexec=, an explicit O_CLOEXEC/SOCK_CLOEXEC/EPOLL_CLOEXEC/'
+            'MSG_CMSG_CLOEXEC bit, **kwargs, or nothing: it follows '
+            'sys.getdefaultcloexec()); (2) dynamically, by running regrtest '
+            'on patched/python with a tracer (probes/audit/sitecustomize.py) '
+            'that records, per site, how the flag was resolved. A site is '
+            '(file, function, callee). Each is checked against '
+            'audit/stdlib-fd-sites.toml, which classifies it "default" (the '
+            'caller\'s fd: follows the default), "own" (the module\'s own: '
+            'must ask for the flag) or "not-fd" (a static false positive). '
+            'Prints a table (also <output>/report.md and sites.json). '
+            'Exit 1 for an unclassified site (a TOML stub to paste is '
+            'printed), an own site that follows the default (statically or '
+            'as traced), or an own call of a wrapper that does not always '
+            'set the flag; stale entries are only warned about. '
+            'The static part takes about 5 s; the dynamic workload (%d test '
+            'modules, about 2,500 traced processes) about 5 minutes on 2 '
+            'cores (measured: 285-299 s with -j2). Test failures under the '
+            'tracer are logged, not counted.'
+            % len(dict.fromkeys(config.TEST_SUBSET + config.AUDIT_WORKLOAD)))
+    group = p.add_mutually_exclusive_group()
+    group.add_argument('--static-only', action='store_true',
+                       help='skip the dynamic part')
+    group.add_argument('--reuse', action='store_true',
+                       help='check against the dynamic records saved in '
+                            '<output>/dynamic/ by an earlier run, without '
+                            'running the workload')
+    p.add_argument('--tests', metavar='NAMES',
+                   help='comma- or space-separated test modules instead of '
+                        'the workload (the regrtest subset plus '
+                        'config.AUDIT_WORKLOAD)')
+    p.add_argument('--jobs', '-j', type=int, metavar='N',
+                   help='regrtest worker processes (default: number of CPUs)')
+    p.add_argument('--output', '-o', metavar='DIR',
+                   help='output folder (default: <workdir>/results/audit)')
+    p.add_argument('--classification', metavar='FILE',
+                   help='the classification file (default: '
+                        '<repo>/audit/stdlib-fd-sites.toml)')
 
     p = add('selftest', _cmd_selftest, 'run the tooling\'s own tests',
             'Create <workdir>/venv if needed, install '

@@ -61,3 +61,17 @@ TSAN_MODES = ('patched-tsan', 'patched-tsan-e')
 #: device) is left out, or test_socket would never be checked for leaks.
 REFLEAK_ARGS = ('-R', '3:3', '-i', '*VSOCK*')
 REGRTEST_TIMEOUT = 1200
+#: What the tracer of ``audit`` runs, with TEST_SUBSET: the tests that reach
+#: the stdlib modules that make fds.
+AUDIT_WORKLOAD = ('test_asyncio', 'test_selectors',
+                  'test_multiprocessing_spawn',
+                  'test_multiprocessing_forkserver',
+                  'test_multiprocessing_fork', 'test_logging', 'test_httplib',
+                  'test_httpservers', 'test_urllib', 'test_urllib2',
+                  'test_urllib2_localnet', 'test_urllibnet',
+                  'test_concurrent_futures', 'test_socketserver',
+                  'test_ftplib', 'test_smtplib', 'test_poplib',
+                  'test_imaplib', 'test_shutil', 'test_glob', 'test_getpass',
+                  'test_mailbox', 'test_pathlib', 'test_fileinput',
+                  'test_tarfile', 'test_zipfile', 'test_ssl', 'test_pty',
+                  'test_tempfile', 'test_subprocess', 'test_http_cookiejar')

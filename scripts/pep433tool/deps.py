@@ -1,4 +1,5 @@
-"""Debian build dependencies of CPython, checked with dpkg-query."""
+"""Debian packages the tool needs (CPython's build dependencies, chromium
+for the docs screenshots), checked with dpkg-query."""
 
 import logging
 import os
@@ -40,20 +41,26 @@ def ensure_build_deps(packages=config.BUILD_DEPS + config.TOOL_DEPS):
     apt cannot find them); otherwise raise PreconditionError naming the
     command to run.
     """
+    ensure_packages(packages, 'build dependencies')
+
+
+def ensure_packages(packages, what):
+    """Make sure the Debian *packages* (*what* they are, for the messages)
+    are installed, as ensure_build_deps() does."""
     missing = missing_packages(packages)
     if missing is None:
-        log.warning('dpkg-query not found: not checking build dependencies '
-                    '(%s)', ' '.join(packages))
+        log.warning('dpkg-query not found: not checking %s (%s)', what,
+                    ' '.join(packages))
         return
     if not missing:
-        log.debug('build dependencies installed: %s', ' '.join(packages))
+        log.debug('%s installed: %s', what, ' '.join(packages))
         return
     cmd = install_command(missing)
     if os.geteuid() != 0:
         raise PreconditionError(
-            'missing build dependencies: ' + ' '.join(missing),
+            f'missing {what}: ' + ' '.join(missing),
             hint='sudo ' + format_cmd(cmd))
-    log.info('installing missing build dependencies: %s', ' '.join(missing))
+    log.info('installing missing %s: %s', what, ' '.join(missing))
     env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
     proc = run(cmd, env=env, check=False)
     if proc.returncode != 0:

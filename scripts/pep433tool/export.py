@@ -312,7 +312,8 @@ def run_export(paths, check=False, review=None):
 
 
 def write_review(paths, repo, outdir):
-    """Write a review folder: cover letter + series + combined diff."""
+    """Write a review folder: cover letter + series + combined diff, and
+    the rendered docs of the changed pages when they have been built."""
     base, branch = paths.base.tag, config.BRANCH
     if outdir.exists():
         shutil.rmtree(outdir)
@@ -346,4 +347,6 @@ def write_review(paths, repo, outdir):
                            f'{base}..{branch}', isolated=True,
                            quiet=True).stdout
     (outdir / 'pep433-combined.diff').write_text(combined, encoding='utf-8')
+    from .docs import write_review_docs  # docs -> apply -> export
+    write_review_docs(paths, repo, outdir / 'docs')
     log.info('review folder written: %s', outdir)
