@@ -223,10 +223,18 @@ def write_tarball(path, top, files):
     return path
 
 
-# --- the slow tests: one real ``scripts/pep433 all --full`` per session ------
+# --- the slow tests: one real ``scripts/pep433 all`` per base and session ----
 
 SCRIPT = SCRIPTS / 'pep433'
+#: The real work directory (root), and the newest base's own directory in
+#: it: the slow tests run on the default base (the newest), and the
+#: subset on the others.
 WORKDIR = Path(ORIGINAL_WORKDIR or SCRIPTS.parent / 'build')
+_BASES = [base.version for base in __import__(
+    'pep433tool.bases', fromlist=['load']).load()]
+NEWEST = _BASES[-1]
+OTHER_BASES = _BASES[:-1]
+BASEDIR = WORKDIR / NEWEST
 
 
 def run_tool(*args, **kwargs):
@@ -238,15 +246,38 @@ def run_tool(*args, **kwargs):
                           **kwargs)
 
 
+def _logged(*args):
+    proc = run_tool(sys.executable, SCRIPT, *args,
+                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    print(f'$ scripts/pep433 {" ".join(args)}  (exit {proc.returncode})')
+    print(proc.stdout[-20000:])
+    return proc
+
+
 @pytest.fixture(scope='session')
 def all_run():
     """Run ``scripts/pep433 all --full`` once; return its CompletedProcess.
 
-    It fetches CPython 3.13.5, applies the series, builds both interpreters
-    and runs the full regrtest tier in the three modes (about 20 minutes on
-    two cores the first time, less with the builds and ccache warm).
+    On the newest base: it fetches the release, applies the series, builds
+    both interpreters and runs the full regrtest tier in the three modes
+    (about 20 minutes on two cores the first time, less with ccache warm).
     """
-    proc = run_tool(sys.executable, SCRIPT, 'all', '--full',
-                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    print(proc.stdout[-20000:])
-    return proc
+    return _logged('all', '--full')
+
+
+@pytest.fixture(scope='session')
+def other_bases_run(all_run):
+    """``scripts/pep433 --base VERSION all`` (the subset) on every other
+    base; {version: CompletedProcess}."""
+    return {version: _logged('--base', version, 'all')
+            for version in OTHER_BASES}
+
+
+@pytest.fixture(scope='session')
+def free_threading_run(all_run):
+    """The free-threaded builds of the newest base and the subset on them:
+    (build CompletedProcess, test CompletedProcess)."""
+    build = _logged('build', '--free-threading')
+    test = _logged('test', '--free-threading') if build.returncode == 0 \
+        else build
+    return build, test

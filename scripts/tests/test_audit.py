@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from conftest import SCRIPT, WORKDIR, Project, run_tool, write
+from conftest import BASEDIR, SCRIPT, Project, run_tool, write
 from pep433tool import audit, auditstatic
 
 TRACER_DIR = audit.TRACER
@@ -616,7 +616,7 @@ def test_tracer_is_inert_without_its_variable(tmp_path):
 
 @pytest.fixture(scope='module')
 def patched(all_run):
-    python = WORKDIR / 'patched' / 'python'
+    python = BASEDIR / 'patched' / 'python'
     if not python.exists():
         pytest.fail(f'{python} was not built:\n{all_run.stdout[-3000:]}')
     return python

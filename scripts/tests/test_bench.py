@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest import WORKDIR
+from conftest import BASEDIR, WORKDIR
 from pep433tool import bench, cli, syscalls
 from pep433tool.errors import EXIT_PRECONDITION
 from pep433tool.util import Paths
@@ -418,7 +418,7 @@ def test_missing_builds_exit_3_with_the_hint(tmp_path, caplog):
 def test_quick_micro_run_on_the_builds(tmp_path, all_run):
     """A tiny real run (1 round, no pyperformance) on the real builds."""
     workdir = WORKDIR
-    if not (workdir / 'patched' / 'python').exists():
+    if not (BASEDIR / 'patched' / 'python').exists():
         pytest.fail('no builds in ' + str(workdir) + ':\n'
                     + all_run.stdout[-3000:])
     os.environ.pop('PEP433_WORKDIR', None)

@@ -439,8 +439,9 @@ def sphinx_python():
     if importlib.util.find_spec('sphinx') is not None:
         return sys.executable
     workdir = Path(ORIGINAL_WORKDIR or SCRIPTS.parent / 'build')
-    python = workdir / 'docs' / 'venv' / 'bin' / 'python'
-    return str(python) if python.exists() else None
+    for python in sorted(workdir.glob('*/docs/venv/bin/python')):
+        return str(python)
+    return None
 
 
 def test_real_sphinx_incremental_warnings(tmp_path):

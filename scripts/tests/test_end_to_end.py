@@ -1,10 +1,13 @@
 """The slow end-to-end tests: ``scripts/pep433 all`` on the real work dir.
 
-The session fixture ``all_run`` (conftest.py) fetches CPython 3.13.5,
+The session fixture ``all_run`` (conftest.py) fetches the newest base,
 applies the series, builds both interpreters and runs the full regrtest tier
-(the subset plus multiprocessing and asyncio), once; the tests here check
-what it produced and what the patched interpreter does.  The work directory
-is $PEP433_WORKDIR, or <repo>/build.
+(the subset plus multiprocessing and asyncio), once; ``other_bases_run``
+does the same with the subset on every other base, and
+``free_threading_run`` builds the newest base's free-threaded interpreters
+and runs the subset on them.  The tests here check what they produced and
+what the patched interpreter does.  The work directory is $PEP433_WORKDIR,
+or <repo>/build.
 """
 
 import json
@@ -13,7 +16,7 @@ import sys
 
 import pytest
 
-from conftest import SCRIPT, WORKDIR, run_tool as run
+from conftest import BASEDIR, NEWEST, SCRIPT, WORKDIR, run_tool as run
 from pep433tool import syscalls
 
 PROBES = SCRIPT.parent / 'pep433tool' / 'probes'
@@ -23,7 +26,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope='module')
 def patched(all_run):
-    python = WORKDIR / 'patched' / 'python'
+    python = BASEDIR / 'patched' / 'python'
     if not python.exists():
         pytest.fail(f'{python} was not built:\n{all_run.stdout[-3000:]}')
     return python
@@ -31,19 +34,41 @@ def patched(all_run):
 
 def test_all_builds_and_tests_the_series(all_run):
     for name in ('baseline', 'patched'):
-        python = WORKDIR / name / 'python'
+        python = BASEDIR / name / 'python'
         assert python.exists(), f'{python} was not built'
         check = run(python, '-c', 'import sys; print(sys.version)',
                     capture_output=True)
         assert check.returncode == 0, check.stderr
-        assert check.stdout.startswith('3.13.5')
+        assert check.stdout.startswith(NEWEST + ' ')
     assert all_run.returncode == 0, 'scripts/pep433 all failed (output above)'
 
 
-def test_export_round_trip(all_run):
-    export = run(sys.executable, SCRIPT, 'export', '--check',
-                 capture_output=True)
-    assert export.returncode == 0, export.stdout + export.stderr
+def test_every_other_base_builds_and_passes_the_subset(other_bases_run):
+    for version, proc in other_bases_run.items():
+        assert proc.returncode == 0, (
+            f'scripts/pep433 --base {version} all failed (output above)')
+        python = WORKDIR / version / 'patched' / 'python'
+        check = run(python, '-e', '-c', 'import sys; print('
+                    'sys.getdefaultcloexec(), sys.version)',
+                    capture_output=True)
+        assert check.stdout.startswith(f'True {version} '), check.stderr
+
+
+def test_free_threaded_builds_pass_the_subset(free_threading_run):
+    build, test = free_threading_run
+    assert build.returncode == 0, 'build --free-threading failed (above)'
+    python = BASEDIR / 'patched-ft' / 'python'
+    check = run(python, '-c', 'import sys; print(sys._is_gil_enabled())',
+                capture_output=True)
+    assert check.stdout.strip() == 'False', check.stderr
+    assert test.returncode == 0, 'test --free-threading failed (above)'
+
+
+def test_export_round_trip(all_run, other_bases_run):
+    for version in [NEWEST, *other_bases_run]:
+        export = run(sys.executable, SCRIPT, '--base', version, 'export',
+                     '--check', capture_output=True)
+        assert export.returncode == 0, export.stdout + export.stderr
 
 
 def flags(python, *args):
