@@ -250,17 +250,18 @@ def compare(mode, baseline, patched):
     return Comparison(mode, count(patched), new, known)
 
 
-def format_report(baseline, comparisons, first_lines=8):
+def format_report(baseline, comparisons, first_lines=8,
+                  base_mode='baseline'):
     """The summary printed at the end of ``test``."""
     out = []
 
     def counts_line(name, counts):
-        return (f'  {name:<10} ' + ', '.join(
+        return (f'  {name:<12} ' + ', '.join(
             f'{counts[k]} {k}' for k in ('pass', 'fail', 'error', 'skip')))
 
     out.append('regrtest results (test cases; whole-module problems '
                'count as errors):')
-    out.append(counts_line('baseline', count(baseline)))
+    out.append(counts_line(base_mode, count(baseline)))
     for comp in comparisons:
         out.append(counts_line(comp.mode, comp.counts))
     for comp in comparisons:
@@ -520,7 +521,7 @@ def run_tests(paths, full=False, modes=None, tests=None, jobs=None,
             confirm(comp, run_mode(paths, mode, again, jobs, tag='-rerun',
                                    extra_args=extra_args))
         comparisons.append(comp)
-    report = format_report(baseline, comparisons)
+    report = format_report(baseline, comparisons, base_mode=base_mode)
     (paths.results / summary).write_text(report)
     print(report, end='')
     new = sum(len(comp.new) for comp in comparisons)
