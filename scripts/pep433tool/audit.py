@@ -19,7 +19,6 @@ import json
 import logging
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -223,18 +222,8 @@ def run_workload(paths, names, jobs, dyndir):
                '--tempdir', str(tmp / 'regrtest'), *tests]
         log.info('audit: PYTHONPATH=%s PEP433_AUDIT_LOG=%s $ %s (log: %s)',
                  TRACER, dyndir, format_cmd(cmd), logfile)
-        output = []
-        with open(logfile, 'w') as f:
-            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True,
-                                    errors='replace', cwd=tmp,
-                                    stdin=subprocess.DEVNULL)
-            for line in proc.stdout:
-                f.write(line)
-                output.append(line)
-                if regrtest.PROGRESS_RE.search(line):
-                    log.info('audit: %s', line.rstrip())
-            returncode = proc.wait()
+        output, returncode = regrtest.stream(cmd, env, tmp, logfile,
+                                             'audit')
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     seconds = round(time.monotonic() - start)

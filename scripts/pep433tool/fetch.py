@@ -8,7 +8,6 @@ configuration that reuses the machine's own Debian mirror.  Whatever the
 source, the tarball must have the sha256 the bases table pins.
 """
 
-import hashlib
 import logging
 import os
 import re
@@ -22,21 +21,12 @@ from pathlib import Path
 
 from . import config, gitutil
 from .errors import PreconditionError
-from .util import run
+from .util import run, sha256_of
 
 log = logging.getLogger(__name__)
 
 
 # --- checksums --------------------------------------------------------------
-
-def sha256_of(path):
-    """Hex sha256 of the file at *path*."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
-
 
 def verify_tarball(path, base):
     """Raise PreconditionError unless *path* has *base*'s sha256."""

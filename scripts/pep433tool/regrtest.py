@@ -381,6 +381,23 @@ def check_cloexec_option(python, env):
             + proc.stderr.strip())
 
 
+def stream(cmd, env, cwd, logfile, label):
+    """Run regrtest *cmd*, its output to *logfile* and its per-module
+    progress lines to the log (as *label*); return (output, exit status)."""
+    output = []
+    with open(logfile, 'w') as f:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True,
+                                errors='replace', cwd=cwd,
+                                stdin=subprocess.DEVNULL)
+        for line in proc.stdout:
+            f.write(line)
+            output.append(line)
+            if PROGRESS_RE.search(line):
+                log.info('%s: %s', label, line.rstrip())
+        return output, proc.wait()
+
+
 def run_mode(paths, mode, names, jobs, tag='', extra_args=(), env=None):
     """Run regrtest for *mode*; save <mode><tag>.xml/.log/.json; return
     the results."""
@@ -416,18 +433,7 @@ def run_mode(paths, mode, names, jobs, tag='', extra_args=(), env=None):
                '--timeout', str(config.REGRTEST_TIMEOUT),
                '--tempdir', str(tmp / 'regrtest'), *extra_args, *tests]
         log.info('%s: $ %s (log: %s)', mode, format_cmd(cmd), logfile)
-        output = []
-        with open(logfile, 'w') as f:
-            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True,
-                                    errors='replace', cwd=tmp,
-                                    stdin=subprocess.DEVNULL)
-            for line in proc.stdout:
-                f.write(line)
-                output.append(line)
-                if PROGRESS_RE.search(line):
-                    log.info('%s: %s', mode, line.rstrip())
-            returncode = proc.wait()
+        output, returncode = stream(cmd, env, tmp, logfile, mode)
         log.info('%s: regrtest exit status %d', mode, returncode)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,5 +1,6 @@
 """Subprocess helpers, the work directory layout and the state file."""
 
+import hashlib
 import json
 import logging
 import os
@@ -69,6 +70,15 @@ def clean_env(extra=None):
     if extra:
         env.update(extra)
     return env
+
+
+def sha256_of(path):
+    """Hex sha256 of the file at *path*."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def cpu_count():

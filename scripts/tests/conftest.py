@@ -281,3 +281,12 @@ def free_threading_run(all_run):
     test = _logged('test', '--free-threading') if build.returncode == 0 \
         else build
     return build, test
+
+
+@pytest.fixture(scope='session')
+def patched(all_run):
+    """The newest base's patched/python, built by ``all_run``."""
+    python = BASEDIR / 'patched' / 'python'
+    if not python.exists():
+        pytest.fail(f'{python} was not built:\n{all_run.stdout[-3000:]}')
+    return python

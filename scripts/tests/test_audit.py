@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from conftest import BASEDIR, SCRIPT, Project, run_tool, write
+from conftest import SCRIPT, Project, run_tool, write
 from pep433tool import audit, auditstatic
 
 TRACER_DIR = audit.TRACER
@@ -613,14 +613,6 @@ def test_tracer_is_inert_without_its_variable(tmp_path):
 
 
 # --- slow: the patched interpreter, the real tree ----------------------------
-
-@pytest.fixture(scope='module')
-def patched(all_run):
-    python = BASEDIR / 'patched' / 'python'
-    if not python.exists():
-        pytest.fail(f'{python} was not built:\n{all_run.stdout[-3000:]}')
-    return python
-
 
 @pytest.mark.slow
 def test_tracer_on_the_patched_interpreter(patched, tmp_path):

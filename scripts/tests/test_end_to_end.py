@@ -24,14 +24,6 @@ PROBES = SCRIPT.parent / 'pep433tool' / 'probes'
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope='module')
-def patched(all_run):
-    python = BASEDIR / 'patched' / 'python'
-    if not python.exists():
-        pytest.fail(f'{python} was not built:\n{all_run.stdout[-3000:]}')
-    return python
-
-
 def test_all_builds_and_tests_the_series(all_run):
     for name in ('baseline', 'patched'):
         python = BASEDIR / name / 'python'

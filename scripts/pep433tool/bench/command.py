@@ -7,7 +7,6 @@ pools folders: the identity of the builds measured (build_identity()) and
 the plan (plan_record()).
 """
 
-import hashlib
 import logging
 import os
 import platform
@@ -16,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import PreconditionError
-from ..util import clean_env, run
+from ..util import clean_env, run, sha256_of
 from . import suite as suite_mod
 from .perf import pyperformance_results
 from .plan import (BENCHMARKS, CONTROL_CALLS, MICRO_CALLS, QUICK_BENCHMARKS,
@@ -47,14 +46,6 @@ def machine_info():
             'load': ' '.join(f'{x:.2f}' for x in os.getloadavg())}
 
 
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as fp:
-        for block in iter(lambda: fp.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def build_identity(paths):
     """{build: {'sys_version', 'sha256': {file: digest}}} of the two builds.
 
@@ -67,9 +58,9 @@ def build_identity(paths):
         python = getattr(paths, build) / 'python'
         proc = run([python, '-c', 'import sys; print(sys.version)'],
                    env=clean_env(), quiet=True)
-        files = {'python': sha256(python)}
+        files = {'python': sha256_of(python)}
         for lib in sorted(python.parent.glob('libpython*.so*')):
-            files[lib.name] = sha256(lib)
+            files[lib.name] = sha256_of(lib)
         identity[build] = {'sys_version': proc.stdout.strip(),
                            'sha256': files}
     return identity
