@@ -149,6 +149,16 @@ def _cmd_audit(args, paths):
                      classification=args.classification)
 
 
+def _cmd_impact(args, paths):
+    from .impact import run_impact
+    packages = None
+    if args.packages:
+        packages = [p for p in args.packages.replace(',', ' ').split() if p]
+    return run_impact(paths, quick=args.quick, packages=packages,
+                      output=args.output, fdpass=not args.no_fdpass,
+                      render=args.render)
+
+
 def _cmd_selftest(args, paths):
     from .selftest import run_selftest
     return run_selftest(paths, fast=args.fast, pytest_args=args.pytest_args)
@@ -556,6 +566,48 @@ def build_parser():
     p.add_argument('--classification', metavar='FILE',
                    help='the classification file (default: '
                         '<repo>/audit/stdlib-fd-sites.toml)')
+
+    p = add('impact', _cmd_impact,
+            'what the PEP 433 default breaks and fixes in real packages',
+            'Run the test suites of packages whose behaviour depends on fd '
+            'inheritance (impact/packages.toml: gunicorn, sh, execnet, '
+            'pytest-xdist, trio, uvicorn; pinned versions, sha256-checked '
+            'files, each deselected test with its reason) in three modes: '
+            'baseline (stock CPython), patched (the PEP 433 default: '
+            'inheritable) and patched-e (patched python -e, with '
+            'PYTHONCLOEXEC=1 so that the Python processes the tests start '
+            'get it too). One venv per build and package, made by the '
+            'build\'s own python -m venv (<workdir>/impact/venvs/), with '
+            'the pinned wheels only (pip --require-hashes); pip cache and '
+            'test sources shared in <root>/impact-cache/. Each patched mode '
+            'is compared with the baseline per test case (junit XML); a '
+            'difference is run again (flaky ones are reported as flaky) and '
+            'explained from the data file (which fd, created where, '
+            'inherited by whom), with the census of the processes the test '
+            'started. Then the fd-passing table: openssl -pass fd:N and '
+            'valgrind --log-fd=N with an os.pipe() fd, started by '
+            'subprocess (close_fds True/False, pass_fds), posix_spawn and '
+            'fork+execv, in the three modes (installs openssl and valgrind '
+            'with apt-get when missing). Writes report.md, the junit XML, '
+            'logs and census files into the output folder. Exit 1 when a '
+            'confirmed difference has no explanation in the data file. '
+            'The full run takes about 20 minutes on 2 cores (--quick: 6).')
+    group = p.add_mutually_exclusive_group()
+    group.add_argument('--quick', action='store_true',
+                       help='only the quick packages of the data file (sh, '
+                            'execnet)')
+    group.add_argument('--packages', metavar='LIST',
+                       help='comma-separated package names of the data file')
+    p.add_argument('--output', '-o', metavar='DIR',
+                   help='output folder (default: '
+                        '<workdir>/impact/<timestamp>)')
+    p.add_argument('--no-fdpass', action='store_true',
+                   help='skip the fd-passing table')
+    p.add_argument('--render', metavar='DIR',
+                   help='run nothing: write DIR/report.md again from the '
+                        'results saved in DIR by an earlier run and the '
+                        'data file as it is now (after adding '
+                        'explanations)')
 
     p = add('selftest', _cmd_selftest, 'run the tooling\'s own tests',
             'Create <workdir>/venv if needed, install '
