@@ -64,6 +64,7 @@ class DocsPaths:
 
     def __init__(self, paths):
         self.root = paths.workdir / 'docs'
+        self.baseline_python = paths.baseline / 'python'
 
     @property
     def venv(self):
@@ -442,7 +443,10 @@ def ensure_docs_venv(dpaths, doc):
     """The venv with the packages of *doc*/requirements.txt; its bin dir.
 
     A stamp remembers the requirements (and constraints) installed, so a
-    second call with the same files installs nothing.
+    second call with the same files installs nothing.  The venv is made by
+    the base's own baseline build when there is one (its docs may need
+    packages that want that Python: 3.13.15's linklint needs >= 3.12), else
+    by the Python running the tool.
     """
     if sys.version_info < (3, 11):
         raise PreconditionError(
@@ -452,8 +456,10 @@ def ensure_docs_venv(dpaths, doc):
     venv = dpaths.venv
     python = venv / 'bin' / 'python'
     if not python.exists():
-        log.info('creating %s', venv)
-        run([sys.executable, '-m', 'venv', str(venv)])
+        maker = (dpaths.baseline_python if dpaths.baseline_python.exists()
+                 else Path(sys.executable))
+        log.info('creating %s with %s', venv, maker)
+        run([str(maker), '-m', 'venv', str(venv)])
     wanted = requirements_key(doc)
     stamp = venv / VENV_STAMP
     if stamp.exists() and stamp.read_text() == wanted:

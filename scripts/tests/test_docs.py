@@ -440,7 +440,10 @@ def sphinx_python():
         return sys.executable
     workdir = Path(ORIGINAL_WORKDIR or SCRIPTS.parent / 'build')
     for python in sorted(workdir.glob('*/docs/venv/bin/python')):
-        return str(python)
+        # a venv whose install failed half-way has no Sphinx
+        if subprocess.run([python, '-c', 'import sphinx'],
+                          capture_output=True).returncode == 0:
+            return str(python)
     return None
 
 
