@@ -51,7 +51,6 @@ difference nobody explained yet comes with what was seen.  Exit 1 when a
 confirmed difference has no explanation, 0 otherwise.
 """
 
-import hashlib
 import io
 import json
 import logging
@@ -71,7 +70,7 @@ from pathlib import Path
 from . import deps, impact_data, impact_report
 from .errors import ExternalError, PreconditionError, ProblemFound
 from .regrtest import Outcome, compare, confirm, count, parse_junit
-from .util import clean_env, format_cmd, run, write_if_changed
+from .util import clean_env, format_cmd, run, sha256_of, write_if_changed
 
 log = logging.getLogger(__name__)
 
@@ -103,14 +102,6 @@ def cache_dir(paths):
 
 def build_of(mode):
     return 'baseline' if mode == 'baseline' else 'patched'
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def pip_env(paths):
