@@ -217,8 +217,9 @@ def archive_uri(entries, codename):
     return None
 
 
-def private_apt_config(aptdir, uri, suites):
-    """Write a private apt configuration under *aptdir* for *suites*.
+def private_apt_config(aptdir, uri, suites, types='deb-src'):
+    """Write a private apt configuration under *aptdir* for *suites*:
+    source packages by default, *types* ``'deb'`` for binary ones.
 
     Return the list of ``-o`` options that make apt-get use it instead of
     the system's sources, lists and cache.
@@ -229,9 +230,10 @@ def private_apt_config(aptdir, uri, suites):
     parts = aptdir / 'sources.list.d'
     for old in parts.glob('pep433-*.sources'):
         old.unlink()
-    sources = parts / 'pep433-src.sources'
+    name = 'src' if types == 'deb-src' else types
+    sources = parts / f'pep433-{name}.sources'
     sources.write_text(
-        'Types: deb-src\n'
+        f'Types: {types}\n'
         f'URIs: {uri}\n'
         f'Suites: {" ".join(suites)}\n'
         'Components: main\n'

@@ -72,27 +72,6 @@ KQUEUE_DEFINES = ('-DHAVE_KQUEUE=1', '-DHAVE_SYS_EVENT_H=1')
 
 # --- libkqueue-dev ----------------------------------------------------------
 
-def private_apt_config(aptdir, uri, suites):
-    """A private apt configuration for binary packages of *suites*.
-
-    :func:`fetch.private_apt_config` (which writes a ``deb-src`` entry)
-    with its entry turned into a ``deb`` one; return the ``-o`` options.
-    """
-    options = fetch.private_apt_config(aptdir, uri, suites)
-    parts = Path(aptdir) / 'sources.list.d'
-    entries = []
-    for path in sorted(parts.glob('pep433-*.sources')):
-        entries.append(path.read_text())
-        path.unlink()
-    text = re.sub(r'^Types: deb-src$', 'Types: deb', '\n'.join(entries),
-                  flags=re.M)
-    if not re.search(r'^Types: deb$', text, re.M):
-        raise ExternalError(f'fetch.private_apt_config wrote no "Types: '
-                            f'deb-src" entry in {parts}')
-    (parts / 'pep433-deb.sources').write_text(text)
-    return options
-
-
 def libkqueue_fix(target):
     """The hint of the errors that say libkqueue-dev cannot be had."""
     return (f'download {config.KQUEUE_PACKAGE}_*.deb (Debian suite '
@@ -133,8 +112,8 @@ def ensure_libkqueue(paths, etc_apt='/etc/apt',
             raise PreconditionError(
                 f'cannot download {package}: {tool} is not available on '
                 'this machine', hint=fix)
-    options = private_apt_config(Path(paths.apt) / LIBKQUEUE_DIR, uri,
-                                 [suite])
+    options = fetch.private_apt_config(Path(paths.apt) / LIBKQUEUE_DIR, uri,
+                                       [suite], types='deb')
     log.info('check (f): downloading %s from the Debian suite %s of %s',
              package, suite, uri)
     proc = run(['apt-get', *options, '-q', 'update'], check=False)

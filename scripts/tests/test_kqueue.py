@@ -188,7 +188,8 @@ def test_module_command_reads_the_makefile_and_runs_nothing(tmp_path):
 
 def test_private_apt_config_has_a_deb_entry(tmp_path):
     aptdir = tmp_path / 'apt' / 'kqueue'
-    options = kqueue.private_apt_config(aptdir, MIRROR, ['experimental'])
+    options = fetch.private_apt_config(aptdir, MIRROR, ['experimental'],
+                                       types='deb')
     parts = aptdir / 'sources.list.d'
     assert [p.name for p in parts.iterdir()] == ['pep433-deb.sources']
     (entry,) = fetch.parse_deb822_sources(
