@@ -498,13 +498,13 @@ def build_parser():
                         'here is listed in the report with pyperformance\'s '
                         'reason; each one outside 1.00 +- 0.02 runs once more '
                         'under strace, which counts the fds its loop '
-                        'creates. Estimated time here: about 16 minutes a '
-                        'pass (88 benchmarks at the ~11 s a benchmark takes '
-                        'per --fast pass in the full run; slow ones such as '
-                        'sympy or sphinx make it more), so about 65 minutes '
-                        'for the default 2 passes of each build; the first '
-                        'run also installs the benchmarks\' requirements into '
-                        '<workdir>/bench/venv (network; not estimated)')
+                        'creates. Time here (2 cores): 30 minutes a pass, '
+                        'measured, so about 2 hours for the default 2 passes '
+                        'of each build (ABBA) and 1 hour for --passes 1 '
+                        '(AB), plus a few minutes of strace counts; the '
+                        'first run also installs the benchmarks\' '
+                        'requirements into <workdir>/bench/venv (network; '
+                        'not estimated)')
     p.add_argument('--passes', type=int, metavar='N',
                    help='pyperformance passes of each build, in ABBA order '
                         '(default: 4, ABBAABBA; 1 with --quick; 2, ABBA, '

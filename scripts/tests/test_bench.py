@@ -726,6 +726,48 @@ def test_suite_failures_from_pyperformance_output():
     assert owner('nbody', names) is None
 
 
+#: pyperformance's output for benchmarks whose results have other names.
+RENAMED_OUTPUT = """\
+[ 2/88] argparse...
+# venv/bin/python -u bm_argparse/run_benchmark.py many_optionals --fast
+.....................
+many_optionals: Mean +- std dev: 517 us +- 8 us
+[21/88] concurrent_imap...
+bench_mp_pool: Mean +- std dev: 13.2 ms +- 4.3 ms
+bench_thread_pool: Mean +- std dev: 1.34 ms +- 0.05 ms
+[33/88] gc_collect...
+WARNING: the benchmark result may be unstable
+create_gc_cycles: Mean +- std dev: 2.52 ms +- 0.02 ms
+[34/88] gc_traversal...
+"""
+
+
+def test_suite_results_belong_to_the_benchmark_that_printed_them(tmp_path):
+    owners = bench.suite.result_owners(RENAMED_OUTPUT)
+    assert owners == {'many_optionals': 'argparse',
+                      'bench_mp_pool': 'concurrent_imap',
+                      'bench_thread_pool': 'concurrent_imap',
+                      'create_gc_cycles': 'gc_collect'}
+    owner = bench.suite.owner
+    names = ['argparse', 'concurrent_imap', 'gc_collect', 'gc_traversal',
+             'deepcopy']
+    assert owner('bench_thread_pool', names, owners) == 'concurrent_imap'
+    assert owner('many_optionals', names) is None   # the name cannot tell
+    assert owner('deepcopy_memo', names, owners) == 'deepcopy'
+    # so they ran; gc_traversal printed no result: it did not
+    path = tmp_path / '1-baseline.json'
+    merged = suite('many_optionals', [[1.0]])
+    for name in ('bench_mp_pool', 'bench_thread_pool', 'create_gc_cycles',
+                 'deepcopy_memo'):
+        merged['benchmarks'] += suite(name, [[1.0]])['benchmarks']
+        merged['benchmarks'][-1]['metadata'] = {'name': name}
+    merged['benchmarks'][0]['metadata'] = {'name': 'many_optionals'}
+    path.write_text(json.dumps(merged))
+    missing = bench.suite.did_not_run(names, ['baseline'],
+                                      [(path, RENAMED_OUTPUT)])
+    assert list(missing) == ['gc_traversal']
+
+
 def test_count_fds_under_a_fake_strace(tmp_path, monkeypatch):
     # strace -c's table: calls minus errors are the fds made
     summary = ('% time     seconds  usecs/call     calls    errors syscall\n'
@@ -736,8 +778,10 @@ def test_count_fds_under_a_fake_strace(tmp_path, monkeypatch):
                '100.00    0.000100           2        34         3 total\n')
     assert bench.suite.strace_summary(summary) == {'openat': 21,
                                                    'socket': 10}
-    # a fake strace writes 10 + 4 * loops openat and 3 pipe2: one loop of
-    # the benchmark makes 4 fds, start-up cancels out
+    assert bench.suite.strace_summary(summary, failed=True) == {'openat': 3}
+    # a fake strace writes 10 + 6 * loops openat, 2 * loops of them
+    # failed, and 3 pipe2: one loop of the benchmark makes 4 fds and fails
+    # to open 2 files, start-up cancels out
     path = tmp_path / 'path'
     path.mkdir()
     (path / 'strace').write_text(f"""#!{sys.executable}
@@ -747,7 +791,7 @@ loops = int(next(a for a in args if a.startswith('--loops=')).split('=')[1])
 assert args[args.index('-e') + 1].startswith('trace=?openat,')
 with open(args[args.index('-o') + 1], 'w') as fp:
     fp.write('% time seconds usecs/call calls errors syscall\\n')
-    fp.write(f' 1.00 0.1 1 {{10 + 4 * loops}} 0 openat\\n')
+    fp.write(f' 1.00 0.1 1 {{10 + 6 * loops}} {{2 * loops}} openat\\n')
     fp.write(' 1.00 0.1 1 3 pipe2\\n')
 """)
     (path / 'strace').chmod(0o755)
@@ -758,6 +802,8 @@ with open(args[args.index('-o') + 1], 'w') as fp:
                     bench.Plan.make(True), tmp_path, seed=1)
     assert bench.suite.count_fds(b, 'nbody', '/venv/python') == {
         'openat': 4.0}
+    assert bench.suite.count_calls(b, 'nbody', '/venv/python') == (
+        {'openat': 4.0}, {'openat': 2.0})
 
 
 #: A stand-in for pyperformance's default suite: alpha, beta (5% slower
@@ -804,11 +850,11 @@ def test_suite_runs_the_default_suite_and_reports_what_did_not_run(
     monkeypatch.setattr(selftest, 'ensure_tools', lambda paths: tools)
     counted = []
 
-    def fake_count_fds(b, name, python):
+    def fake_count_calls(b, name, python):
         counted.append((name, python))
-        return {'openat': 2.0, 'socket': 1.0}
+        return {'openat': 2.0, 'socket': 1.0}, {'openat': 5.0}
 
-    monkeypatch.setattr(bench.suite, 'count_fds', fake_count_fds)
+    monkeypatch.setattr(bench.suite, 'count_calls', fake_count_calls)
     out = tmp_path / 'suite'
     assert bench.run_bench(paths, output=out, suite='all') == 0
 
@@ -834,7 +880,8 @@ def test_suite_runs_the_default_suite_and_reports_what_did_not_run(
     assert "the 4 of `pyperformance list`" in report
     assert 'passes baseline patched patched baseline (--fast each)' in report
     assert '| beta | 1.00 s | 1.05 s | 1.050 |' in report
-    assert '| beta | 1.050 | 3 (openat 2, socket 1) | 3 |' in report
+    assert '| beta | 1.050 | 3 (openat 2, socket 1); 5 failed (openat 5) | ' \
+        '3 |' in report
     # not dropped silently: gamma did not run, with its error
     assert ('- `gamma`, passes 1 (baseline), 2 (patched), 3 (patched), 4 '
             '(baseline): Benchmark died\n\n  ```\n') in report
@@ -862,6 +909,7 @@ def test_suite_runs_the_default_suite_and_reports_what_did_not_run(
     assert '- `gamma`, passes 1 (baseline), 2 (patched), 3 (patched), 4 ' \
         '(baseline), 5 (baseline), 6 (patched), 7 (patched), 8 (baseline)' \
         in report
-    assert '| beta | 1.050 | 3 (openat 2, socket 1) | 3 |' in report
+    assert '| beta | 1.050 | 3 (openat 2, socket 1); 5 failed (openat 5) | ' \
+        '3 |' in report
     with pytest.raises(bench.PreconditionError, match='different plans'):
         bench.run_combine(paths, [out, tmp_path / 'list'], tools=tools)

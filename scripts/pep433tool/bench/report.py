@@ -244,13 +244,18 @@ def fds_cell(found):
         return 'not counted', 'n/a'
     if 'error' in found:
         return f'not counted: {found["error"]}', 'n/a'
+    failed = ''
+    if found.get('failed'):
+        calls = ', '.join(f'{name} {n:g}' for name, n in
+                          sorted(found['failed_per_loop'].items()))
+        failed = f'; {found["failed"]:g} failed ({calls})'
     if not found['fds']:
-        return 'none', '0'
+        return f'none{failed}', '0'
     calls = ', '.join(f'{name} {n:g}'
                       for name, n in sorted(found['per_loop'].items()))
     rate = (f'{found["per_second"]:,.0f}'
             if found.get('per_second') is not None else 'n/a')
-    return f'{found["fds"]:g} ({calls})', rate
+    return f'{found["fds"]:g} ({calls}){failed}', rate
 
 
 def outside_lines(rows, suite):
@@ -267,7 +272,9 @@ def outside_lines(rows, suite):
             'difference, per loop of the benchmark, start-up cancelling '
             'out; per second: over the time of one loop. One that makes no '
             'fd in its loop does not reach the code the series changes: '
-            'its ratio is not the flag\'s.', '',
+            'its ratio is not the flag\'s. The calls that failed '
+            '(ENOENT and the like) are counted apart: they make no fd, but '
+            'run the creator\'s code up to the system call.', '',
             '| benchmark | patched/baseline | fd-creating system calls per '
             'loop | per second |', '|---|---:|---|---:|']
     for name in outside:

@@ -31,11 +31,12 @@ from .pyperfio import benchmarks_of, load_json, values
 
 log = logging.getLogger(__name__)
 
-#: Seconds one benchmark takes in one --fast pass on this machine: the
-#: full run's eight passes of the seven BENCHMARKS take about 10 of its
-#: 22 minutes (the micro-benchmarks 9.5, callgrind 2.5), about 11 s each.
-#: An estimate: the suite's benchmarks are not all as quick.
-SECONDS_PER_BENCHMARK = 11
+#: Seconds one benchmark of the default suite takes in one --fast pass on
+#: this machine, on average: measured, pyperformance 1.14's 88 benchmarks
+#: took 30 minutes in one pass of 3.13.15's baseline (2026-12-01), the
+#: check of each benchmark's requirements included.  The seven BENCHMARKS
+#: are quicker (about 11 s each).
+SECONDS_PER_BENCHMARK = 21
 #: Benchmarks whose ratio is outside 1.00 +- SUITE_BAND get their fds
 #: counted.
 SUITE_BAND = 0.02
@@ -71,13 +72,18 @@ def list_suite(tools):
     return names
 
 
-def owner(result, names):
+def owner(result, names, owners=None):
     """The benchmark of *names* that gave the result named *result*.
 
-    One benchmark may give several results (deepcopy: deepcopy,
-    deepcopy_reduce, deepcopy_memo; async_tree: async_tree_none): a result
-    belongs to the longest name it equals or begins with, followed by '_'.
+    One benchmark may give several results, not always under its own name
+    (argparse: many_optionals; concurrent_imap: bench_mp_pool and
+    bench_thread_pool).  *owners* ({result: benchmark}, what
+    result_owners() read in pyperformance's output) says which; for a
+    result it does not name, the longest name of *names* that the result
+    equals or begins with, followed by '_' (deepcopy: deepcopy_memo).
     """
+    if owners and owners.get(result) in names:
+        return owners[result]
     found = [n for n in names if result == n or result.startswith(n + '_')]
     return max(found, key=len) if found else None
 
@@ -88,6 +94,23 @@ _FAILED = re.compile(r'^\d+ benchmarks? failed:$')
 _REASON = re.compile(r'^- (\S+) \((.*)\)$')
 _END = re.compile(r'^(={10,}|### .* ###|Performance version: .*)$')
 _ERROR = re.compile(r'^ERROR: Benchmark (\S+) (?:failed: (.*)|(timed out))$')
+_RESULT = re.compile(r'^(\S+): Mean \+- std dev: ')
+
+
+def result_owners(text):
+    """{result: benchmark}: which benchmark printed each result in
+    pyperformance's output of one pass (*text*): the "NAME: Mean +- std
+    dev" lines that follow its "[n/N] BENCHMARK..." line."""
+    found, current = {}, None
+    for line in text.splitlines():
+        match = _RUN.match(line)
+        if match:
+            current = match.group(1)
+            continue
+        match = _RESULT.match(line)
+        if match and current:
+            found.setdefault(match.group(1), current)
+    return found
 
 
 def failures(text):
@@ -163,7 +186,9 @@ def did_not_run(names, passes, done):
     """
     missing = {}
     for i, (build, (path, text)) in enumerate(zip(passes, done), 1):
-        ran = {owner(r, names) for r in benchmarks_of(load_json(path))}
+        owners = result_owners(text)
+        ran = {owner(r, names, owners)
+               for r in benchmarks_of(load_json(path))}
         told = failures(text)
         for name in names:
             if name in ran:
@@ -200,8 +225,9 @@ def benchmark_scripts(tools):
                             f'{exc}') from exc
 
 
-def strace_summary(text):
-    """{syscall: successful calls} of the table of ``strace -c``."""
+def strace_summary(text, failed=False):
+    """{syscall: successful calls} of the table of ``strace -c``; with
+    *failed*, {syscall: failed calls}."""
     counts = {}
     for line in text.splitlines():
         fields = line.split()
@@ -213,13 +239,23 @@ def strace_summary(text):
             errors = int(fields[4]) if len(fields) == 6 else 0
         except ValueError:
             continue
-        counts[fields[-1]] = calls - errors
-    return counts
+        counts[fields[-1]] = errors if failed else calls - errors
+    return {call: n for call, n in counts.items() if n or not failed}
 
 
 def count_fds(bench, name, python, loops=FD_LOOPS):
     """{syscall: calls per loop}: the fds one loop of the pyperformance
-    benchmark *name* creates, run by *python* (its venv's interpreter).
+    benchmark *name* creates (count_calls()'s first part)."""
+    return count_calls(bench, name, python, loops)[0]
+
+
+def count_calls(bench, name, python, loops=FD_LOOPS):
+    """({syscall: calls per loop}, {syscall: failed calls per loop}): the
+    fds one loop of the pyperformance benchmark *name* creates, run by
+    *python* (its venv's interpreter), and the fd-creating calls of that
+    loop that fail (dulwich_log's open() of loose objects that are not
+    there: they run the creators' code, the series' included, up to the
+    system call).
 
     The benchmark's script runs twice, as pyperformance runs it but with
     one worker process, one value and no warmup, at the two loop counts of
@@ -244,37 +280,49 @@ def count_fds(bench, name, python, loops=FD_LOOPS):
              python, '-u', script, *extra, '--processes=1', '--warmups=0',
              '--values=1', f'--loops={n}', '--output', out],
             cwd=workdir, env=clean_env(), quiet=True)
-        totals.append(strace_summary(summary.read_text()))
-    per_loop = {}
-    for call in sorted(set(totals[0]) | set(totals[1])):
-        made = (totals[1].get(call, 0) - totals[0].get(call, 0)) / \
-            (loops[1] - loops[0])
-        if made > 0:
-            per_loop[call] = made
-    return per_loop
+        text = summary.read_text()
+        totals.append((strace_summary(text),
+                       strace_summary(text, failed=True)))
+    found = []
+    for first, second in zip(*totals):
+        per_loop = {}
+        for call in sorted(set(first) | set(second)):
+            n = (second.get(call, 0) - first.get(call, 0)) / \
+                (loops[1] - loops[0])
+            if n > 0:
+                per_loop[call] = n
+        found.append(per_loop)
+    return tuple(found)
 
 
-def fd_relevance(bench, benchmarks, names, patched_file):
+def fd_relevance(bench, benchmarks, names, patched_file, owners=None):
     """{benchmark: what count_fds() found}, for each of *benchmarks*.
 
     Each entry has 'per_loop' ({syscall: calls}), 'fds' (their sum),
+    'failed_per_loop' and 'failed' (the same of the calls that failed),
     'loop_seconds' (the time of one loop of all its results, from the
     patched passes: median value x inner loops) and 'per_second'; or
-    'error' when it could not be counted.
+    'error' when it could not be counted.  *owners* is owner()'s.
     """
     runs = benchmarks_of(load_json(patched_file))
+    # the benchmarks share one venv; a result of a command benchmark
+    # (2to3 runs lib2to3 in a child) does not record it
+    pythons = [rs[0]['metadata'].get('python_executable')
+               for rs in runs.values() if rs]
+    common = next((p for p in pythons if p), None)
     found = {}
     for name in sorted(benchmarks):
         owned = {r: rs for r, rs in runs.items()
-                 if owner(r, names) == name and values(rs)}
+                 if owner(r, names, owners) == name and values(rs)}
         python = next((rs[0]['metadata'].get('python_executable')
-                       for rs in owned.values()), None)
+                       for rs in owned.values()), None) or (
+                           common if owned else None)
         if not python:
             found[name] = {'error': 'no python_executable in the results'}
             continue
         log.info('counting the fds of %s under strace', name)
         try:
-            per_loop = count_fds(bench, name, python)
+            per_loop, failed = count_calls(bench, name, python)
         except (ToolError, KeyError, OSError) as exc:
             found[name] = {'error': str(exc).splitlines()[0][:200]}
             continue
@@ -283,6 +331,8 @@ def fd_relevance(bench, benchmarks, names, patched_file):
                       for rs in owned.values())
         fds = sum(per_loop.values())
         found[name] = {'per_loop': per_loop, 'fds': fds,
+                       'failed_per_loop': failed,
+                       'failed': sum(failed.values()),
                        'loop_seconds': seconds,
                        'per_second': fds / seconds if seconds else None}
     return found
@@ -293,10 +343,10 @@ def outside(rows):
     return [r for r, row in rows.items() if abs(row['ratio'] - 1) > SUITE_BAND]
 
 
-def suite_part(names, default, rows, missing, fds):
+def suite_part(names, default, rows, missing, fds, owners=None):
     """The 'suite' part of the pyperformance results (see run_suite())."""
     return {'names': list(names), 'default': default, 'band': SUITE_BAND,
-            'owners': {r: owner(r, names) for r in rows},
+            'owners': {r: owner(r, names, owners) for r in rows},
             'outside': outside(rows), 'did_not_run': missing, 'fds': fds}
 
 
@@ -314,8 +364,11 @@ def pool_suites(suites, offsets, results):
         for name, found in suite['fds'].items():
             if name not in fds or 'error' in fds[name]:
                 fds[name] = found
+    owners = {}
+    for suite in suites:
+        owners.update(suite.get('owners') or {})
     return suite_part(suites[0]['names'], suites[0]['default'],
-                      results['rows'], missing, fds)
+                      results['rows'], missing, fds, owners)
 
 
 def run_suite(bench, names, default):
@@ -327,16 +380,28 @@ def run_suite(bench, names, default):
              ''.join('A' if b == 'baseline' else 'B' for b in passes),
              estimate(len(names), len(passes)) / 60)
     done = perf.run_passes(bench, None if default else names, tolerate=True)
+    return suite_results(bench, names, default, passes, done)
+
+
+def suite_results(bench, names, default, passes, done):
+    """The pyperformance part of the results of run_suite(), from its
+    passes *done* ([(result file, output text)], one per build of
+    *passes*)."""
     pass_files = [f for f, _ in done]
+    owners = {}
+    for _, text in done:
+        owners.update(result_owners(text))
     files = perf.merge_passes(bench.output, passes, pass_files)
     compare = perf.compare_to(bench.tools, bench.output, files)
     results = perf.pyperformance_results(names, passes, files, compare,
                                          pass_files)
     fds = fd_relevance(bench,
-                       {owner(r, names) for r in outside(results['rows'])}
-                       - {None}, names, files['patched'])
+                       {owner(r, names, owners)
+                        for r in outside(results['rows'])} - {None},
+                       names, files['patched'], owners)
     results['suite'] = suite_part(names, default, results['rows'],
-                                  did_not_run(names, passes, done), fds)
+                                  did_not_run(names, passes, done), fds,
+                                  owners)
     for name, missed in sorted(results['suite']['did_not_run'].items()):
         log.warning('pyperformance: %s did not run in %d of %d passes (%s)',
                     name, len(missed), len(passes), missed[0]['reason'])
