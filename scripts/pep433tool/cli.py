@@ -515,9 +515,12 @@ def build_parser():
                         'the micro-benchmarks\' rounds (per call, the ratio '
                         'of each folder and that of all their rounds pooled, '
                         'with its interquartile range) and the pyperformance '
-                        'passes. Refuses (exit 3) folders of other builds '
-                        '(results.json records sys.version and the sha256 of '
-                        'each python) or of another plan')
+                        'passes. A DIR may be the .tar.xz of a folder '
+                        '(results.json, rounds/, pyperformance/), as '
+                        'docs/bench-runs/ keeps the runs behind the README\'s '
+                        'pooled table. Refuses (exit 3) folders of other '
+                        'builds (results.json records sys.version and the '
+                        'sha256 of each python) or of another plan')
     p.add_argument('--seed', type=int, help=argparse.SUPPRESS)
 
     p = add('audit', _cmd_audit,

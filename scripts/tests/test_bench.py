@@ -7,7 +7,10 @@ real measurement on the builds of $PEP433_WORKDIR.
 
 import json
 import os
+import re
 import sys
+import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -623,6 +626,81 @@ def test_combine_refuses_other_builds_plans_and_old_folders(tmp_path,
     assert not (tmp_path / 'work').exists()
     with pytest.raises(bench.PreconditionError, match='no results.json'):
         bench.run_combine(paths, [a, tmp_path])
+
+
+def archive(folder, path):
+    """*folder* as docs/bench-runs/ keeps a run: its .tar.xz."""
+    with tarfile.open(path, 'w:xz') as tar:
+        for member in bench.combine.ARCHIVE_MEMBERS:
+            if (folder / member).exists():
+                tar.add(folder / member, f'{folder.name}/{member}')
+    return path
+
+
+def test_combine_reads_archived_runs_as_their_folders(tmp_path):
+    ratios = ([1.00, 1.01, 1.02], [1.03, 1.04, 1.05])
+    folders = [saved_run(tmp_path / f'run{i}', hhmm, r)
+               for i, (hhmm, r) in enumerate(zip(('13:39', '14:04'),
+                                                 ratios))]
+    tools = fake_tools(tmp_path)
+    paths = Paths(workdir=tmp_path / 'work')
+    bench.run_combine(paths, folders, output=tmp_path / 'a', tools=tools)
+    archives = [archive(f, tmp_path / f'{f.name}.tar.xz') for f in folders]
+    for f in folders:                   # the archives alone are read
+        os.rename(f, tmp_path / f'moved-{f.name}')
+    bench.run_combine(paths, archives, output=tmp_path / 'b', tools=tools)
+    a = (tmp_path / 'a' / 'report.md').read_text()
+    b = (tmp_path / 'b' / 'report.md').read_text()
+    # the same report, but for the names of what was pooled
+    for f, x in zip(folders, archives):
+        assert f'`{f}`' in a and f'`{x}`' in b
+        b = b.replace(str(x), str(f))
+    assert a == b
+    assert '| 1.010 / 1.040 | 1.025 ' in b
+    # an archive that is not one run: a clear error
+    bad = tmp_path / 'bad.tar.xz'
+    with tarfile.open(bad, 'w:xz') as tar:
+        tar.add(tools, 'bin')
+    with pytest.raises(bench.PreconditionError,
+                       match='holds 0 bench output folders'):
+        bench.run_combine(paths, [archives[0], bad], tools=tools)
+    (tmp_path / 'junk.tar.xz').write_text('not xz')
+    with pytest.raises(bench.PreconditionError,
+                       match='not a readable .tar.xz'):
+        bench.run_combine(paths, [archives[0], tmp_path / 'junk.tar.xz'],
+                          tools=tools)
+
+
+#: The project's README and docs/, where the pooled table and its runs are.
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def readme_blocks(name):
+    """The texts between the README's ``<!-- NAME: begin -->`` and
+    ``<!-- NAME: end -->`` markers."""
+    text = (PROJECT / 'README.md').read_text()
+    blocks = re.findall(rf'<!-- {name}: begin -->\n(.*?)<!-- {name}: end -->',
+                        text, re.S)
+    assert blocks, f'README.md has no {name} block'
+    return blocks
+
+
+def test_readme_pooled_table_is_what_combine_makes_of_the_saved_runs(
+        tmp_path):
+    """The README's pooled tables are bench --combine's output on the three
+    runs docs/bench-runs/ keeps, not a copy that can drift."""
+    runs = sorted((PROJECT / 'docs' / 'bench-runs').glob('*.tar.xz'))
+    assert len(runs) == 3
+    out = tmp_path / 'combined'
+    assert bench.run_combine(Paths(workdir=tmp_path / 'work'), runs,
+                             output=out, tools=fake_tools(tmp_path)) == 0
+    report = (out / 'report.md').read_text()
+    for block in readme_blocks('bench-combine'):
+        assert block in report
+    # and docs/ holds that report, but for the compare_to table
+    saved = (PROJECT / 'docs' / 'bench-combined-latest.md').read_text()
+    for block in readme_blocks('bench-combine'):
+        assert block in saved
 
 
 def test_cli_combine_suite_and_passes(monkeypatch, tmp_path):

@@ -9,10 +9,16 @@ the pairs of neighbouring passes of every folder give the spread.  Only
 folders that measured the same builds (results.json's 'builds': sys.version
 and sha256 of each python) with the same plan ('plan') are pooled; others
 are refused.
+
+A folder may also be given as the .tar.xz archive of one (ARCHIVE_MEMBERS,
+as docs/bench-runs/ keeps the runs behind the README's pooled table): it
+is read from a temporary extraction and named by its archive.
 """
 
 import json
 import logging
+import tarfile
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -28,6 +34,34 @@ from .stats import pool_rounds, pyperformance_ratios
 from .targets import geomean_target, micro_targets, syscall_targets
 
 log = logging.getLogger(__name__)
+
+
+#: What --combine reads of an output folder, hence what an archive of one
+#: must hold: results.json, the micro-benchmarks' rounds and the
+#: pyperformance passes.
+ARCHIVE_MEMBERS = ('results.json', 'rounds', 'pyperformance')
+
+
+def extract_run(archive, scratch):
+    """The folder that the .tar.xz *archive* of one bench output folder
+    holds, extracted under *scratch*; PreconditionError if it holds none.
+    """
+    archive = Path(archive)
+    target = Path(scratch) / f'{len(list(Path(scratch).iterdir()))}'
+    try:
+        with tarfile.open(archive, 'r:xz') as tar:
+            tar.extractall(target, filter='data')
+    except (OSError, tarfile.TarError) as exc:
+        raise PreconditionError(f'{archive}: not a readable .tar.xz '
+                                f'({exc})') from None
+    found = sorted(p.parent for p in target.glob('*/results.json'))
+    if len(found) != 1:
+        raise PreconditionError(
+            f'{archive}: holds {len(found)} bench output folders (a '
+            'top-level folder with results.json), not one',
+            hint='make one with: tar -C BENCH -cJf RUN.tar.xz '
+                 + ' '.join(f'RUN/{m}' for m in ARCHIVE_MEMBERS))
+    return found[0]
 
 
 def load_run(folder):
@@ -184,13 +218,24 @@ def run_combine(paths, folders, output=None, tools=None):
     *tools* is the venv's bin directory (for pyperf compare_to); default:
     selftest.ensure_tools().
     """
-    from ..selftest import ensure_tools
     if len(folders) < 2:
         raise UsageError('--combine needs at least two folders')
-    runs = [load_run(folder) for folder in folders]
-    if len({folder for folder, _ in runs}) < len(runs):
+    given = [Path(folder) for folder in folders]
+    if len({folder.resolve() for folder in given}) < len(given):
         raise UsageError('--combine: a folder is given twice (its rounds '
                          'would count twice)')
+    with tempfile.TemporaryDirectory(prefix='pep433-combine-') as scratch:
+        runs = [load_run(extract_run(folder, scratch)
+                         if folder.name.endswith('.tar.xz') else folder)
+                for folder in given]
+        return _combine(paths, runs, given, output, tools)
+
+
+def _combine(paths, runs, given, output, tools):
+    """run_combine() once the folders are on disk: *runs* as load_run()
+    gives them, *given* the folders or archives they came from, as the
+    report names them."""
+    from ..selftest import ensure_tools
     check_poolable(runs)
     stamp = datetime.now().strftime('%Y%m%d-%H%M%S')
     output = (Path(output).resolve() if output
@@ -202,12 +247,13 @@ def run_combine(paths, folders, output=None, tools=None):
     combined = {
         'version': first['version'], 'plan': plan,
         'builds': first['builds'],
-        'runs': [{'folder': str(folder), 'label': label,
+        'runs': [{'folder': str(name), 'label': label,
                   'date': results['machine']['date'],
                   'kind': results['kind'],
                   'duration': results.get('duration', 0),
                   'load_start': results.get('load_start')}
-                 for (folder, results), label in zip(runs, labels(runs))],
+                 for (_, results), name, label in zip(runs, given,
+                                                      labels(runs))],
         'micro': None, 'pep': None, 'pyperformance': None,
         'syscalls': first.get('syscalls') or {},
         'syscall_calls': first.get('syscall_calls') or [],
