@@ -846,7 +846,7 @@ def test_suite_results_belong_to_the_benchmark_that_printed_them(tmp_path):
     assert list(missing) == ['gc_traversal']
 
 
-def test_count_fds_under_a_fake_strace(tmp_path, monkeypatch):
+def test_count_calls_under_a_fake_strace(tmp_path, monkeypatch):
     # strace -c's table: calls minus errors are the fds made
     summary = ('% time     seconds  usecs/call     calls    errors syscall\n'
                '------ ----------- ----------- --------- --------- ------\n'
@@ -878,8 +878,6 @@ with open(args[args.index('-o') + 1], 'w') as fp:
                         lambda tools: {'nbody': ('/bm/run.py', ('x',))})
     b = bench.Bench(Paths(workdir=tmp_path / 'work'), tmp_path / 'out',
                     bench.Plan.make(True), tmp_path, seed=1)
-    assert bench.suite.count_fds(b, 'nbody', '/venv/python') == {
-        'openat': 4.0}
     assert bench.suite.count_calls(b, 'nbody', '/venv/python') == (
         {'openat': 4.0}, {'openat': 2.0})
 

@@ -47,7 +47,7 @@ def extract_run(archive, scratch):
     holds, extracted under *scratch*; PreconditionError if it holds none.
     """
     archive = Path(archive)
-    target = Path(scratch) / f'{len(list(Path(scratch).iterdir()))}'
+    target = Path(tempfile.mkdtemp(dir=scratch))
     try:
         with tarfile.open(archive, 'r:xz') as tar:
             tar.extractall(target, filter='data')

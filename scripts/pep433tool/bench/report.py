@@ -239,7 +239,7 @@ def pyperformance_section(p, title='## pyperformance'):
 
 
 def fds_cell(found):
-    """What count_fds() found, for a table cell."""
+    """What count_calls() found, for a table cell."""
     if found is None:
         return 'not counted', 'n/a'
     if 'error' in found:

@@ -13,7 +13,7 @@ perf.py runs the fixed list.  What the suite adds:
   with pyperformance's reason and the last lines of its output;
 - each benchmark outside 1.00 +- SUITE_BAND runs once more, on the patched
   build under strace, which counts the fds one loop of it creates
-  (count_fds()): one that makes none does not reach the code the series
+  (count_calls()): one that makes none does not reach the code the series
   changes, whatever its ratio says.
 """
 
@@ -40,14 +40,14 @@ SECONDS_PER_BENCHMARK = 21
 #: Benchmarks whose ratio is outside 1.00 +- SUITE_BAND get their fds
 #: counted.
 SUITE_BAND = 0.02
-#: The system calls that create an fd, counted by count_fds(); strace
+#: The system calls that create an fd, counted by count_calls(); strace
 #: skips those this architecture does not have ("?" prefix).
 FD_SYSCALLS = ('openat', 'open', 'creat', 'openat2', 'socket', 'socketpair',
                'accept', 'accept4', 'pipe', 'pipe2', 'dup', 'dup2', 'dup3',
                'epoll_create', 'epoll_create1', 'eventfd', 'eventfd2',
                'inotify_init', 'inotify_init1', 'memfd_create', 'signalfd',
                'signalfd4', 'timerfd_create', 'pidfd_open')
-#: The two loop counts of count_fds(): their difference is what the loops
+#: The two loop counts of count_calls(): their difference is what the loops
 #: make, start-up cancelling out.
 FD_LOOPS = (1, 3)
 #: Lines of pyperformance's output kept for a benchmark that did not run.
@@ -243,12 +243,6 @@ def strace_summary(text, failed=False):
     return {call: n for call, n in counts.items() if n or not failed}
 
 
-def count_fds(bench, name, python, loops=FD_LOOPS):
-    """{syscall: calls per loop}: the fds one loop of the pyperformance
-    benchmark *name* creates (count_calls()'s first part)."""
-    return count_calls(bench, name, python, loops)[0]
-
-
 def count_calls(bench, name, python, loops=FD_LOOPS):
     """({syscall: calls per loop}, {syscall: failed calls per loop}): the
     fds one loop of the pyperformance benchmark *name* creates, run by
@@ -296,7 +290,7 @@ def count_calls(bench, name, python, loops=FD_LOOPS):
 
 
 def fd_relevance(bench, benchmarks, names, patched_file, owners=None):
-    """{benchmark: what count_fds() found}, for each of *benchmarks*.
+    """{benchmark: what count_calls() found}, for each of *benchmarks*.
 
     Each entry has 'per_loop' ({syscall: calls}), 'fds' (their sum),
     'failed_per_loop' and 'failed' (the same of the calls that failed),
