@@ -1,20 +1,21 @@
 """``apply``: build the branch pep433 from the base tag and patches/<version>/.
 
-The series is applied with plain ``git am`` (no 3-way merge, no fuzz) in a
-temporary worktree, so the user's work tree is never used for the work;
-each patch's new files (its ``New-File`` trailers) are added to its commit.
-Committer identity and dates are fixed, so the same series gives the same
-commit hashes on every machine.  Only then is the branch moved.
+What a core developer would do by hand: ``git am`` of each patch of
+``patches/<version>/series`` in order, nothing added after it (the patches
+are self-contained), in a temporary worktree so that the user's work tree
+is never used for the work.  Committer identity and dates are fixed, so the
+same series gives the same commit hashes on every machine.  Only then is
+the branch moved; its previous tip is kept as a backup ref.
 """
 
 import logging
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
-from . import config, export, gitutil, series as seriesmod
+from . import checkout, config, gitutil, patchset, series as seriesmod
 from .errors import PreconditionError
+from .util import tool_command
 
 log = logging.getLogger(__name__)
 
@@ -24,60 +25,21 @@ log = logging.getLogger(__name__)
 LOCK_REASON = 'pep433 apply temporary worktree, pid'
 
 AM_FLAGS = ('--committer-date-is-author-date', '--no-3way',
-            '--whitespace=nowarn', '--empty=keep', '--no-message-id',
+            '--whitespace=nowarn', '--empty=stop', '--no-message-id',
             '--no-scissors', '--no-signoff', '--quiet')
 
-
-def require_checkout(paths):
-    """Return the CPython checkout, checking it was fetched."""
-    repo = paths.cpython
-    if not gitutil.is_repo(repo) or gitutil.rev_parse(
-            repo, paths.base.tag) is None:
-        raise PreconditionError(
-            f'no CPython checkout with tag {paths.base.tag} at {repo}',
-            hint='scripts/pep433 fetch')
-    return repo
-
-
-def require_clean(repo, what='the checkout'):
-    """Refuse (exit 3) if *repo* has a git am in progress or is dirty."""
-    if gitutil.am_in_progress(repo):
-        raise PreconditionError(
-            f'a git am or rebase is in progress in {repo}',
-            hint=f'finish it (git -C {repo} am --continue / rebase '
-                 '--continue) or abort it (git am --abort / rebase --abort)')
-    dirty = gitutil.dirty_files(repo)
-    if dirty:
-        raise PreconditionError(
-            f'{what} {repo} has uncommitted changes to tracked files:\n  '
-            + '\n  '.join(dirty[:20]),
-            hint=f'commit them (git -C {repo} commit -a) or stash them '
-                 f'(git -C {repo} stash), then run the command again')
-
-
-def check_new_files(paths, series):
-    """Every New-File a patch lists must exist in the project repo."""
-    missing = []
-    for name in series.names:
-        text = (paths.patches / name).read_text(encoding='utf-8',
-                                                errors='replace')
-        for path in seriesmod.new_file_trailers(text,
-                                                config.NEW_FILE_TRAILER):
-            if not (paths.repo / path).is_file():
-                missing.append(f'{path} (listed by {name})')
-    if missing:
-        raise PreconditionError(
-            'new files listed by the patches are missing from the project '
-            'repository:\n  ' + '\n  '.join(missing),
-            hint='restore them (git checkout -- <path>) or re-export the '
-                 'series (scripts/pep433 export)')
+#: Lines of git am's own output that tell the user to run a git am command;
+#: the tool has already aborted it and removed its worktree.
+AM_ADVICE = ('hint:', 'When you have resolved', 'If you prefer to skip',
+             'To restore the original', 'Use \'git am --show-current-patch')
 
 
 def build_series(paths, repo, series, tmp_parent=None):
     """Apply *series* onto the base tag in a temporary worktree.
 
     Return the tip commit.  Raise PreconditionError (exit 3) naming the
-    patch that does not apply; the repository's branches are untouched.
+    patch that does not apply; the repository's branches are untouched and
+    the worktree is removed.
     """
     base = gitutil.rev_parse(repo, paths.base.tag)
     if not series.names:
@@ -92,38 +54,36 @@ def build_series(paths, repo, series, tmp_parent=None):
                 f'{LOCK_REASON} {os.getpid()}', str(worktree), base,
                 quiet=True)
     try:
-        for name in series.names:
+        for number, name in enumerate(series.names, 1):
             patch = paths.patches / name
             log.info('applying %s', name)
             proc = gitutil.git(worktree, 'am', *AM_FLAGS, str(patch),
-                               isolated=True, check=False)
+                               isolated=True, check=False, quiet=True)
             if proc.returncode != 0:
-                output = (proc.stdout + proc.stderr).strip()
                 gitutil.git(worktree, 'am', '--abort', isolated=True,
-                            check=False)
-                raise PreconditionError(
-                    f'patch {name} does not apply onto {paths.base.tag} '
-                    'plus the patches before it (git am, no fuzz):\n'
-                    + '\n'.join('    ' + line
-                                for line in output.splitlines()[-25:]),
-                    hint='fix the patch (re-create it from a branch where '
-                         'it applies, then scripts/pep433 export) or '
-                         'remove it from patches/series')
-            _add_new_files(paths, worktree, name)
+                            check=False, quiet=True)
+                raise _does_not_apply(paths, number, name, proc)
         return gitutil.rev_parse(worktree, 'HEAD')
     finally:
-        _remove_worktree(repo, worktree)
+        checkout.remove_worktree(repo, worktree)
 
 
-def _remove_worktree(repo, worktree):
-    # Twice --force: the worktree is locked.  unlock + prune clean up what
-    # remove could not (e.g. the directory is already gone).
-    gitutil.git(repo, 'worktree', 'remove', '--force', '--force',
-                str(worktree), check=False, quiet=True)
-    shutil.rmtree(worktree, ignore_errors=True)
-    gitutil.git(repo, 'worktree', 'unlock', str(worktree), check=False,
-                quiet=True)
-    gitutil.git(repo, 'worktree', 'prune', check=False, quiet=True)
+def _does_not_apply(paths, number, name, proc):
+    """The error for patch *name* (the *number*th) that git am refused."""
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines()
+             if line.strip() and not line.startswith(AM_ADVICE)
+             and not line.startswith('Patch failed at ')]
+    version = paths.base.version
+    return PreconditionError(
+        f'patch {number} of patches/{version}/series, {name}, does not '
+        f'apply onto {paths.base.tag} plus the {number - 1} patches before '
+        'it (git am, no fuzz, no 3-way merge):\n'
+        + '\n'.join('    ' + line for line in lines[-25:])
+        + '\nNothing was changed: the tool aborted git am, removed its '
+        f'temporary worktree, and branch {config.BRANCH} is as it was.',
+        hint=f'make patches/{version}/ from a branch where the series '
+             f'applies ({tool_command("export", base=version)}), or fix '
+             f'the order in patches/{version}/series')
 
 
 def _pid_alive(pid):
@@ -162,7 +122,7 @@ def remove_stale_worktrees(repo, tmp_parent):
         if pid.isdigit() and not _pid_alive(int(pid)):
             log.info('removing %s, left by an apply that was interrupted '
                      '(pid %s)', path, pid)
-            _remove_worktree(repo, path)
+            checkout.remove_worktree(repo, path)
     for path in tmp_parent.glob('apply-*'):
         if path not in registered and path.is_dir():
             try:
@@ -171,129 +131,48 @@ def remove_stale_worktrees(repo, tmp_parent):
                 pass
 
 
-def _add_new_files(paths, worktree, name):
-    message = gitutil.commit_message(worktree, 'HEAD')
-    new_files = seriesmod.new_file_trailers(message, config.NEW_FILE_TRAILER)
-    if not new_files:
-        return
-    for path in new_files:
-        source = paths.repo / path
-        target = worktree / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-        shutil.copymode(source, target)
-    gitutil.git(worktree, 'add', '-f', '--', *new_files, quiet=True)
-    date = gitutil.out(worktree, 'log', '-1', '--date=raw', '--format=%ad')
-    gitutil.git(worktree, 'commit', '--amend', '--no-edit', '--no-verify',
-                '--allow-empty', '--quiet', isolated=True,
-                env={'GIT_COMMITTER_DATE': date}, quiet=True)
-    log.info('  with new files: %s', ', '.join(new_files))
-
-
-def next_backup_ref(repo):
-    """A free refs/pep433/backup/<n> name."""
-    text = gitutil.out(repo, 'for-each-ref', '--format=%(refname)',
-                       config.BACKUP_REF_PREFIX)
-    numbers = [int(ref.rsplit('/', 1)[1]) for ref in text.split()
-               if ref.rsplit('/', 1)[1].isdigit()]
-    return f'{config.BACKUP_REF_PREFIX}{max(numbers, default=0) + 1}'
-
-
-def check_holders(repo, new):
-    """Refuse (exit 3) if moving branch pep433 to *new* would fail in a
-    worktree that has it checked out: uncommitted changes, a ``git am`` in
-    progress, or untracked files that *new* would overwrite (``git reset
-    --keep`` would refuse them only after the backup ref was written)."""
-    ref = f'refs/heads/{config.BRANCH}'
-    for holder, head in gitutil.worktrees(repo).items():
-        if head != ref:
-            continue
-        require_clean(Path(holder), 'the worktree')
-        # The two-tree merge that reset --keep does, as a dry run.
-        proc = gitutil.git(holder, 'read-tree', '-n', '-m', '-u', 'HEAD',
-                           new, check=False, quiet=True)
-        if proc.returncode != 0:
-            raise PreconditionError(
-                f'moving branch {config.BRANCH} in {holder} to the new '
-                'series would overwrite files there:\n  '
-                + '\n  '.join((proc.stdout + proc.stderr).strip()
-                               .splitlines()[:20]),
-                hint=f'move the untracked files away (git -C {holder} '
-                     'status), then run apply again')
-
-
-def move_branch(repo, old, new):
-    """Point branch pep433 at *new*, updating the work tree holding it."""
-    ref = f'refs/heads/{config.BRANCH}'
-    holders = [path for path, head in gitutil.worktrees(repo).items()
-               if head == ref]
-    if old is None:
-        gitutil.git(repo, 'update-ref', '-m', 'pep433 apply', ref, new,
-                    '0' * 40)
-    elif not holders:
-        gitutil.git(repo, 'update-ref', '-m', 'pep433 apply', ref, new, old)
-    for holder in holders:
-        require_clean(Path(holder), 'the worktree')
-        # --keep refuses to lose local changes (there are none: checked).
-        gitutil.git(holder, 'reset', '--quiet', '--keep', new)
-    if old is None and not holders:
-        log.info('created branch %s (not checked out; use git -C %s '
-                 'switch %s)', config.BRANCH, repo, config.BRANCH)
-
-
 def run_apply(paths):
     """Implement the ``apply`` subcommand; return the exit code."""
-    repo = require_checkout(paths)
-    require_clean(repo)
+    repo = checkout.require_checkout(paths)
+    checkout.require_clean(repo)
     series = seriesmod.load(paths)
-    check_new_files(paths, series)
+    version = paths.base.version
     base = gitutil.rev_parse(repo, paths.base.tag)
     tip = gitutil.rev_parse(repo, f'refs/heads/{config.BRANCH}')
-    state = paths.load_state()
     if tip is not None:
-        if tip != base:
-            result = export.compute(repo, paths.base.tag)
-            if not export.differences(paths, result):
-                log.info('apply: branch %s already matches patches/ '
-                         '(%d patches); nothing to do', config.BRANCH,
-                         len(series.names))
-                _record(paths, repo, tip)
-                return 0
-        elif not series.names:
+        if not series.names and tip == base:
             log.info('apply: the series is empty and %s is at %s; '
                      'nothing to do', config.BRANCH, paths.base.tag)
-            _record(paths, repo, tip)
+            checkout.record_applied(repo, tip, 'apply')
             return 0
-        if tip not in (base, state.get('applied_tip')):
+        if tip != base and patchset.matches(
+                paths.patches, series.names,
+                patchset.compute(repo, paths.base.tag, hint_base=version)):
+            log.info('apply: branch %s already matches patches/%s/ '
+                     '(%d patches); nothing to do', config.BRANCH, version,
+                     len(series.names))
+            checkout.record_applied(repo, tip, 'apply')
+            return 0
+        if checkout.unexported(paths, repo):
             raise PreconditionError(
                 f'branch {config.BRANCH} in {repo} has commits that are not '
-                'in patches/ and that apply did not create (tip '
+                f'in patches/{version}/ and that apply did not create (tip '
                 f'{tip[:12]})',
-                hint='save them into patches/ with scripts/pep433 export, '
-                     f'or move the branch away (git -C {repo} branch -m '
-                     f'{config.BRANCH} my-work), then run apply again')
+                hint=f'save them into patches/{version}/ with '
+                     f'{tool_command("export", base=version)}, or move the '
+                     f'branch away (git -C {repo} branch -m {config.BRANCH} '
+                     'my-work), then run apply again')
     new = build_series(paths, repo, series)
     if tip != new:
-        check_holders(repo, new)    # refuse before any ref changes
+        checkout.check_holders(repo, new)    # refuse before any ref changes
     if tip is not None and tip != base and tip != new:
         # A run killed after this point already kept *tip*: keep it once.
-        kept = gitutil.out(repo, 'for-each-ref', '--points-at', tip,
-                           '--format=%(refname)', config.BACKUP_REF_PREFIX)
-        backup = kept.split()[0] if kept else next_backup_ref(repo)
-        if not kept:
-            gitutil.git(repo, 'update-ref', backup, tip)
+        backup = checkout.keep_backup(repo, tip, 'apply')
         log.info('apply: the series changed; previous branch tip %s kept '
                  'as %s', tip[:12], backup)
     if tip != new:
-        move_branch(repo, tip, new)
+        checkout.move_branch(repo, tip, new)
     log.info('apply: %s is at %s (%d patches on %s)', config.BRANCH,
              new[:12], len(series.names), paths.base.tag)
-    _record(paths, repo, new)
+    checkout.record_applied(repo, new, 'apply')
     return 0
-
-
-def _record(paths, repo, tip):
-    gitutil.git(repo, 'update-ref', '-m', 'pep433 apply', config.APPLIED_REF,
-                tip, quiet=True)
-    paths.update_state(applied_tip=tip)
-

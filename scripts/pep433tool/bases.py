@@ -18,6 +18,7 @@ DEFAULT_TABLE = Path(__file__).with_name('bases.toml')
 
 _FIELDS = ('version', 'sha256', 'tarball', 'url', 'release_date',
            'debian_package', 'debian_suites')
+_OPTIONAL = ('release_tree',)
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Base:
     release_date: str
     debian_package: str
     debian_suites: tuple
+    release_tree: str = ''
 
     @property
     def tag(self):
@@ -76,7 +78,7 @@ def load(path=None):
     bases = []
     for number, entry in enumerate(data.get('base', ()), 1):
         missing = [name for name in _FIELDS if name not in entry]
-        unknown = sorted(set(entry) - set(_FIELDS))
+        unknown = sorted(set(entry) - set(_FIELDS) - set(_OPTIONAL))
         if missing or unknown:
             raise PreconditionError(
                 f'{path}: base entry {number} '

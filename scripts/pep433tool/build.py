@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from . import config, deps, gitutil
-from .apply import require_checkout
+from .checkout import require_checkout
 from .errors import ExternalError, PreconditionError
 from .util import cpu_count, format_cmd
 

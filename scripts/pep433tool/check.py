@@ -3,7 +3,7 @@
 import logging
 import shutil
 
-from . import apply, build, config, export, gitutil
+from . import apply, build, checkout, config, export, gitutil, patchset
 from . import kqueue as kqueuemod, series as seriesmod
 from .errors import ProblemFound, ToolError
 from .util import run
@@ -12,10 +12,21 @@ log = logging.getLogger(__name__)
 
 
 def check_applies(paths, repo):
-    """(a) The series applies in order onto the base tag."""
+    """(a) The series applies in order onto the base tag (git am alone)
+    and gives the tree of branch pep433."""
     series = seriesmod.load(paths)
-    apply.check_new_files(paths, series)
     tip = apply.build_series(paths, repo, series)
+    branch = gitutil.rev_parse(repo, f'refs/heads/{config.BRANCH}')
+    # Where the patches are the branch's export (else (e) says so), git am
+    # of them must give its very tree: the patches lose nothing.
+    if (branch and patchset.matches(paths.patches, series.names,
+                                    patchset.compute(repo, paths.base.tag))
+            and gitutil.out(repo, 'rev-parse', tip + '^{tree}')
+            != gitutil.out(repo, 'rev-parse', branch + '^{tree}')):
+        raise ProblemFound(
+            f'git am of patches/{paths.base.version}/ does not give the '
+            f'tree of branch {config.BRANCH}, of which it is the export',
+            hint='report it: a change format-patch cannot carry')
     log.info('check (a): the %d patches apply onto %s', len(series.names),
              paths.base.tag)
     return tip
@@ -106,7 +117,8 @@ def check_hygiene(paths, repo):
 
 def check_export(paths):
     """(e) The export round trip is clean."""
-    result = export.compute(paths.cpython, paths.base.tag)
+    result = patchset.compute(paths.cpython, paths.base.tag,
+                              hint_base=paths.base.version)
     report = export.differences(paths, result)
     if report:
         return ['patches/ is not up to date with the branch (run '
@@ -123,7 +135,7 @@ def check_kqueue(paths, repo):
 
 def run_check(paths, build=True, jobs=None, kqueue=True):
     """Implement the ``check`` subcommand; return the exit code."""
-    repo = apply.require_checkout(paths)
+    repo = checkout.require_checkout(paths)
     problems = []
     try:
         check_applies(paths, repo)

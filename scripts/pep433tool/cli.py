@@ -5,7 +5,7 @@ import logging
 import sys
 
 from . import config
-from .errors import EXIT_USAGE, ToolError
+from .errors import EXIT_USAGE, PreconditionError, ToolError
 from .util import Paths
 
 log = logging.getLogger('pep433tool')
@@ -44,7 +44,12 @@ def _cmd_apply(args, paths):
 
 def _cmd_export(args, paths):
     from .export import run_export
-    return run_export(paths, check=args.check, review=args.review)
+    return run_export(paths, check=args.check)
+
+
+def _cmd_review(args, paths):
+    from .review import run_review
+    return run_review(paths, args.dir)
 
 
 def _cmd_docs(args, paths):
@@ -247,17 +252,22 @@ def build_parser():
             'Refuses to write a second version of a new file that another '
             'base\'s series uses.')
     p.add_argument('--check', action='store_true',
-                   help='write nothing; exit 1 if patches/ would change')
-    p.add_argument('--review', metavar='DIR',
-                   help='also write DIR/ with the series as a cover letter '
-                        '+ patches and DIR/pep433-combined.diff; when '
-                        '`scripts/pep433 docs` has built both trees (and '
-                        'the docs did not change since), also DIR/docs/html/ '
-                        '(the pages whose .rst the series changes, with '
-                        '_static/) and DIR/docs/diff/<page>.diff (the '
-                        'rendered text, baseline vs patched). export builds '
-                        'no docs: without up-to-date builds DIR/docs/ is '
-                        'left out and the command to run is printed')
+                   help='write nothing; exit 1 if patches/ or the new-file '
+                        'tree would change')
+
+    p = add('review', _cmd_review,
+            'write the review bundle a bpo-17036 reviewer reads',
+            'Write DIR/: a cover letter (what the series changes against '
+            'PEP 446 and why, the default flip first, one line per patch, '
+            'the evidence of the reports committed in docs/, what was not '
+            'tested, how to apply) and the patches as [PATCH vN n/M], '
+            'pep433-combined.diff, and the rendered docs pages the series '
+            'changes with their text diffs when scripts/pep433 docs has '
+            'built them. A non-empty DIR without the marker file '
+            'review.json is refused; in a DIR with it only the files it '
+            'lists are replaced, and the bundle becomes the next version '
+            '(v2, ...) with the range-diff against the previous one.')
+    p.add_argument('dir', metavar='DIR', help='the bundle\'s directory')
 
     p = add('build', _cmd_build, 'build baseline and patched interpreters',
             'Check the Debian build dependencies (installing them when run '
@@ -634,6 +644,19 @@ def setup_logging(verbose):
     root.propagate = True   # no root handler outside tests
 
 
+def require_directory(root):
+    """Refuse (exit 3) a work directory that is, or is under, a file."""
+    for path in (root, *root.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise PreconditionError(
+                    f'the work directory {root} cannot be used: {path} is '
+                    'not a directory',
+                    hint='name a directory with --workdir DIR (or '
+                         'PEP433_WORKDIR)')
+            return
+
+
 def main(argv=None):
     """Entry point; return the exit status."""
     parser = build_parser()
@@ -642,10 +665,14 @@ def main(argv=None):
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     setup_logging(args.verbose)
+    paths = None
     try:
         paths = Paths(workdir=args.workdir, repo=args.repo, base=args.base)
+        require_directory(paths.root)
         return args.func(args, paths) or 0
     except ToolError as exc:
+        if paths is not None:
+            exc.for_base(paths.base.version)
         log.error('%s: %s', args.command, exc)
         return exc.exit_code
     except KeyboardInterrupt:

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import config, deps, gitutil
-from .apply import require_checkout
+from .checkout import require_checkout
 from .build import run_logged
 from .errors import ExternalError, PreconditionError, ProblemFound, UsageError
 from .util import clean_env, cpu_count, run
@@ -731,7 +731,7 @@ def take_screenshot(dpaths, page, tree='patched', out=None,
     return out
 
 
-# --- the review bundle (export --review) -------------------------------------
+# --- the review bundle's docs (scripts/pep433 review) -------------------------
 
 #: Elements after which the text of a page starts a new paragraph.
 BLOCKS = {'p', 'div', 'section', 'pre', 'li', 'dt', 'dd', 'dl', 'ul', 'ol',
@@ -902,7 +902,7 @@ def write_review_docs(paths, repo, outdir):
                built_commit(dpaths, 'patched', repo, config.BRANCH)]
     if None in commits:
         log.info('review: docs/ left out; run scripts/pep433 docs, then '
-                 'export --review again')
+                 'scripts/pep433 review again')
         return False
     pages = changed_pages(repo, paths.base.tag)
     base_html, new_html = dpaths.html('baseline'), dpaths.html('patched')

@@ -1,5 +1,10 @@
 """Exceptions that map to the tool's documented exit codes."""
 
+import re
+
+#: ``scripts/pep433 COMMAND`` without ``--base``
+_TOOL_RE = re.compile(r'scripts/pep433 (?!--base )(?=[a-z])')
+
 EXIT_OK = 0
 EXIT_PROBLEM = 1        # a check or a test found a problem
 EXIT_USAGE = 2          # bad command line (argparse uses 2 as well)
@@ -16,6 +21,16 @@ class ToolError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+
+    def for_base(self, version):
+        """Name the base in every ``scripts/pep433`` command the message
+        and the hint give, so that what they say works as it is."""
+        def name(text):
+            return _TOOL_RE.sub(f'scripts/pep433 --base {version} ', text)
+        self.message = name(self.message)
+        if self.hint:
+            self.hint = name(self.hint)
+        return self
 
     def __str__(self):
         if self.hint:

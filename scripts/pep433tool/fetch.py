@@ -399,11 +399,39 @@ def unpack_and_commit(tarball, target, base):
         gitutil.git(top, 'commit', '--quiet', '--no-verify', '-m',
                     base.commit_message, isolated=True, env=env)
         gitutil.git(top, 'tag', base.tag, isolated=True)
+        check_release_tree(top, base, tmp)
         top.rename(target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     log.info('created %s (base commit %s, tag %s)', target,
              gitutil.rev_parse(target, base.tag)[:12], base.tag)
+
+
+def check_release_tree(repo, base, scratch):
+    """Refuse (exit 3) a tag whose files are not the release's.
+
+    bases.toml records each base's ``release_tree`` (gitutil.release_tree
+    of the commit made from the tarball), so a clone is checked without
+    the tarball: a tag on a patched or edited commit is refused here, not
+    at the first patch that does not apply."""
+    if not base.release_tree:
+        log.warning('the bases table records no release_tree for %s: the '
+                    'files at %s are not checked', base.version, base.tag)
+        return
+    Path(scratch).mkdir(parents=True, exist_ok=True)
+    found = gitutil.release_tree(repo, base.tag, scratch)
+    if found != base.release_tree:
+        changed = gitutil.out(repo, 'diff', '--stat=80', '--no-renames',
+                              base.release_tree, found, check=False)
+        raise PreconditionError(
+            f'the files at {base.tag} in {repo} are not those of the '
+            f'Python {base.version} release (tree {found[:12]}, expected '
+            f'{base.release_tree[:12]}, dot-files and Misc/NEWS* aside)'
+            + (':\n' + changed if changed else '')
+            + '\nNothing was changed.',
+            hint=f'point the tag at the release commit (git -C {repo} tag '
+                 f'-f {base.tag} <release commit>), or use the tarball: '
+                 f'scripts/pep433 --base {base.version} fetch')
 
 
 def ensure_baseline_src(paths, repo):
@@ -439,6 +467,7 @@ def run_fetch(paths, tarball=None, checkout=None):
             raise PreconditionError(
                 f'Include/patchlevel.h at {base.tag} in {checkout} '
                 f'says {version!r}, not {base.version!r}')
+        check_release_tree(checkout, base, paths.root)
         exclude_generated(checkout)
         paths.update_state(checkout=str(checkout))
         log.info('using the CPython checkout %s', checkout)

@@ -43,7 +43,12 @@ BASE_OPTS = ('-c', 'core.hooksPath=' + os.devnull,
 
 
 def git(repo, *args, isolated=False, env=None, **kwargs):
-    """Run ``git -C repo args...`` and return the CompletedProcess."""
+    """Run ``git -C repo args...`` and return the CompletedProcess.
+
+    The command is logged at DEBUG level (shown with ``-v``) unless
+    ``quiet=False`` is given.
+    """
+    kwargs.setdefault('quiet', True)
     if isolated:
         env = isolated_env(env)
     elif env is not None:
@@ -152,6 +157,27 @@ def added_files(repo, commit, prefixes=config.NEW_FILE_DIRS):
         if path.startswith(prefixes):
             result.append((path, newmode))
     return sorted(result)
+
+
+def release_tree(repo, rev, scratch):
+    """The git tree id of *rev* without what a release tarball and a clone
+    at the release's tag legitimately differ by: every path with a part
+    that starts with a dot (.gitignore, .github/, ...: release tarballs
+    drop some), and Misc/NEWS and Misc/NEWS.d/ (``blurb export`` replaces
+    the one with the other in a tarball).  *scratch* is a directory for a
+    temporary index."""
+    env = {'GIT_INDEX_FILE': str(Path(scratch) / 'release-tree-index')}
+    git(repo, 'read-tree', rev + '^{tree}', env=env)
+    names = out(repo, 'ls-files', '-z', env=env).split('\0')
+    drop = [name for name in names if name and (
+        any(part.startswith('.') for part in name.split('/'))
+        or name == 'Misc/NEWS' or name.startswith('Misc/NEWS.d/'))]
+    for start in range(0, len(drop), 500):
+        git(repo, 'update-index', '--force-remove', '--',
+            *drop[start:start + 500], env=env)
+    tree = out(repo, 'write-tree', env=env)
+    Path(env['GIT_INDEX_FILE']).unlink(missing_ok=True)
+    return tree
 
 
 TRAILER_RE = re.compile(r'^([A-Za-z0-9-]+):\s*(.*)$')

@@ -12,7 +12,7 @@ import os
 import shlex
 import sys
 
-from .apply import require_checkout
+from .checkout import require_checkout
 from .errors import PreconditionError
 from .selftest import ensure_tools
 from .util import run

@@ -25,11 +25,10 @@ series and NEW's: what the port changed, patch by patch.
 import fnmatch
 import logging
 import re
-import shutil
 import sys
 from pathlib import Path
 
-from . import apply, bases, config, gitutil
+from . import bases, checkout, config, gitutil, patchset
 from .errors import PreconditionError, ProblemFound, UsageError
 from .util import run
 
@@ -122,14 +121,13 @@ def port_range_diff(paths, old):
     range-diff is between the two bases' series as they are now, not as
     OLD's was when the port was made.
     """
-    from .export import range_diff
     source = paths.for_base(old).cpython
     if gitutil.is_repo(source) and gitutil.rev_parse(
             source, f'refs/heads/{config.BRANCH}'):
         gitutil.git(paths.cpython, 'fetch', '--quiet', '--no-tags',
                     str(source), f'+refs/heads/{config.BRANCH}:{SOURCE_REF}',
                     check=False, quiet=True)
-    return range_diff(paths.cpython, SOURCE_REF, config.BRANCH,
+    return patchset.range_diff(paths.cpython, SOURCE_REF, config.BRANCH,
                       SOURCE_BASE_REF, paths.base.tag)
 
 
@@ -145,20 +143,13 @@ def _require_source(paths, old):
             f'{config.BRANCH})',
             hint=f'scripts/pep433 --base {old.version} fetch && '
                  f'scripts/pep433 --base {old.version} apply')
-    if old_paths.load_state().get('applied_tip') != tip:
+    if checkout.applied_tip(repo) != tip:
         raise PreconditionError(
             f'branch {config.BRANCH} of {repo} is not the series in '
             f'patches/{old.version}/ (commits not exported, or not applied)',
             hint=f'scripts/pep433 --base {old.version} export (to keep the '
                  f'branch) or scripts/pep433 --base {old.version} apply')
     return repo
-
-
-def _unexported(paths, repo):
-    """True if branch pep433 of *repo* has commits nobody exported."""
-    tip = gitutil.rev_parse(repo, f'refs/heads/{config.BRANCH}')
-    base = gitutil.rev_parse(repo, paths.base.tag)
-    return tip not in (None, base, paths.load_state().get('applied_tip'))
 
 
 def _conflicts(src):
@@ -264,11 +255,7 @@ def run_regen_commit(paths):
 
 
 def _remove_worktree(repo, src):
-    if src.exists():
-        gitutil.git(repo, 'worktree', 'remove', '--force', str(src),
-                    check=False, quiet=True)
-        shutil.rmtree(src, ignore_errors=True)
-    gitutil.git(repo, 'worktree', 'prune', quiet=True)
+    checkout.remove_worktree(repo, src)
     if gitutil.rev_parse(repo, f'refs/heads/{PORT_BRANCH}'):
         gitutil.git(repo, 'branch', '--quiet', '-D', PORT_BRANCH)
 
@@ -277,14 +264,13 @@ def _finish(paths, repo, src):
     """The port is complete: move branch pep433 to it, clean up."""
     new = gitutil.rev_parse(src, 'HEAD')
     old = gitutil.rev_parse(repo, f'refs/heads/{config.BRANCH}')
-    apply.check_holders(repo, new)
+    checkout.check_holders(repo, new)
     if old and old != gitutil.rev_parse(repo, paths.base.tag):
-        backup = apply.next_backup_ref(repo)
-        gitutil.git(repo, 'update-ref', '-m', 'pep433 rebase', backup, old)
+        backup = checkout.keep_backup(repo, old, 'rebase')
         log.info('the previous %s series is kept as %s', paths.base.version,
                  backup)
     gitutil.git(src, 'checkout', '--quiet', '--detach')
-    apply.move_branch(repo, old, new)
+    checkout.move_branch(repo, old, new)
     _remove_worktree(repo, src)
     state = _state(paths)
     _set_state(paths, state=DONE, **{'from': state['from']})
@@ -314,9 +300,9 @@ def start(paths, old):
     if not gitutil.is_repo(paths.cpython):
         log.info('fetching %s first', paths.base.version)
         run_fetch(paths)
-    repo = apply.require_checkout(paths)
-    apply.require_clean(repo)
-    if _unexported(paths, repo):
+    repo = checkout.require_checkout(paths)
+    checkout.require_clean(repo)
+    if checkout.unexported(paths, repo):
         raise PreconditionError(
             f'branch {config.BRANCH} in {repo} has commits that are not in '
             f'patches/{paths.base.version}/',
@@ -372,8 +358,8 @@ def _in_progress(paths):
         raise PreconditionError(
             f'no port to {paths.base.version} is in progress',
             hint=f'scripts/pep433 --base {paths.base.version} rebase '
-                 '--from VERSION')
-    return worktree_path(paths), apply.require_checkout(paths)
+                 '--status (a port is started with rebase --from VERSION)')
+    return worktree_path(paths), checkout.require_checkout(paths)
 
 
 def status(paths):

@@ -7,6 +7,7 @@ per-module progress lines and exit status (a crashed, timed-out or
 "env changed" module has no or incomplete XML).
 """
 
+import datetime
 import json
 import logging
 import re
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import config, gitutil
-from .apply import require_checkout
+from .checkout import require_checkout
 from .errors import PreconditionError, ProblemFound
 from .util import clean_env, cpu_count, format_cmd
 
@@ -290,6 +291,15 @@ def format_report(baseline, comparisons, first_lines=8,
     return '\n'.join(out) + '\n'
 
 
+def summary_header(paths, what):
+    """First lines of a summary file: what ran, on which base and series,
+    when; what a reader of a copy in docs/ needs to date the figures."""
+    tip = gitutil.rev_parse(paths.cpython, config.BRANCH) or '?'
+    when = datetime.datetime.now(datetime.timezone.utc)
+    return (f'# {what}\n# base {paths.base.version}, branch {config.BRANCH} '
+            f'at {tip[:12]}, {when:%Y-%m-%d %H:%M} UTC\n')
+
+
 # --- running regrtest -------------------------------------------------------
 
 def _changed_tests(repo, tag, diff_filter=None):
@@ -527,7 +537,11 @@ def run_tests(paths, full=False, modes=None, tests=None, jobs=None,
             confirm(comp, run_mode(paths, mode, again, jobs, tag='-rerun',
                                    extra_args=extra_args))
         comparisons.append(comp)
-    report = format_report(baseline, comparisons, base_mode=base_mode)
+    tier = ('refleaks' if refleaks else 'free-threading' if free_threading
+            else 'full' if full else 'chosen tests' if tests else 'subset')
+    report = (summary_header(paths, f'test ({tier}, {len(names)} test '
+                                    f'modules, modes {", ".join(modes)})')
+              + format_report(baseline, comparisons, base_mode=base_mode))
     (paths.results / summary).write_text(report)
     print(report, end='')
     new = sum(len(comp.new) for comp in comparisons)
@@ -585,7 +599,9 @@ def run_tsan(paths, tests=None, jobs=None):
         problems += [f'{mode}: {key} failed' for key in failed]
         problems += [f'{mode}: {report.kind} in {hits[0][1]}:{hits[0][2]}'
                      for report, hits in ours]
-    report = '\n'.join(lines) + '\n'
+    report = (summary_header(paths, f'test --tsan ({len(names)} test '
+                                    'modules, the series\' own)')
+              + '\n'.join(lines) + '\n')
     (paths.results / 'summary-tsan.txt').write_text(report)
     print(report, end='')
     if problems:

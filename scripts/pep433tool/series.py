@@ -9,6 +9,7 @@ of the same number when it rewrites the file).
 import re
 from dataclasses import dataclass, field
 
+from . import config
 from .errors import PreconditionError
 
 NUMBER_RE = re.compile(r'^(\d+)-')
@@ -54,7 +55,7 @@ def parse(text):
         name = name.strip()
         if ' ' in name or '/' in name:
             raise PreconditionError(
-                f'bad line in patches/series: {raw!r} '
+                f'bad line in the series file: {raw!r} '
                 '(expected one patch file name per line)')
         series.entries.append(Entry(name, comment.strip() if sep else '',
                                     pending))
@@ -78,14 +79,14 @@ def load(paths, check_files=True):
                    if not (paths.patches / name).is_file()]
         if missing:
             raise PreconditionError(
-                'patches/series lists patches that do not exist: '
+                f'{paths.series} lists patches that do not exist: '
                 + ', '.join(missing),
                 hint='restore them (git checkout -- patches/) or run '
                      'scripts/pep433 export to regenerate patches/')
     seen = set()
     for name in series.names:
         if name in seen:
-            raise PreconditionError(f'patches/series lists {name} twice')
+            raise PreconditionError(f'{paths.series} lists {name} twice')
         seen.add(name)
     return series
 
@@ -138,37 +139,11 @@ def split_message(message):
     return subject, '\n'.join(rest), trailers
 
 
-def join_message(subject, body, trailers):
-    """Inverse of split_message()."""
-    parts = [subject]
-    if body:
-        parts.append(body)
-    if trailers:
-        parts.append('\n'.join(trailers))
-    return '\n\n'.join(parts) + '\n'
+NEW_FILE_RE = re.compile(
+    r'^diff --git a/(\S+) b/\1\nnew file mode 100(?:644|755)$', re.M)
 
 
-def with_new_file_trailers(message, paths, key='New-File'):
-    """Return *message* with its ``New-File`` trailers set to *paths*."""
-    subject, body, trailers = split_message(message)
-    kept = [t for t in trailers if not t.startswith(key + ':')]
-    kept.extend(f'{key}: {path}' for path in sorted(paths))
-    return join_message(subject, body, kept)
-
-
-def patch_message(text):
-    """The header and commit message part of a format-patch file."""
-    head, sep, _ = text.partition('\n---\n')
-    return head
-
-
-def new_file_trailers(message, key='New-File'):
-    """Paths listed by the ``New-File`` trailers of *message*.
-
-    *message* may be a commit message or a whole patch file.
-    """
-    result = []
-    for line in patch_message(message).splitlines():
-        if line.startswith(key + ':'):
-            result.append(line.split(':', 1)[1].strip())
-    return result
+def added_paths(patch_text, prefixes=config.NEW_FILE_DIRS):
+    """Regular files a format-patch file creates under *prefixes*."""
+    return sorted(path for path in NEW_FILE_RE.findall(patch_text)
+                  if path.startswith(prefixes))

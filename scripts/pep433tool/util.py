@@ -63,6 +63,15 @@ def command_failure(cmd, proc, cwd=None, lines=30):
     return '\n'.join(msg)
 
 
+def tool_command(*args, base=None):
+    """The ``scripts/pep433`` command line a hint names (with ``--base``
+    when given, so that it works for the base the user is on)."""
+    words = ['scripts/pep433']
+    if base:
+        words += ['--base', str(base)]
+    return ' '.join(words + [str(arg) for arg in args])
+
+
 def clean_env(extra=None):
     """Return os.environ without PYTHON* variables, updated with *extra*."""
     env = {k: v for k, v in os.environ.items()

@@ -16,7 +16,7 @@ sys.path.insert(0, str(SCRIPTS))
 #: before the fixtures below remove it for the fast tests.
 ORIGINAL_WORKDIR = os.environ.get('PEP433_WORKDIR')
 
-from pep433tool import cli  # noqa: E402
+from pep433tool import bases, cli  # noqa: E402
 from pep433tool.util import Paths  # noqa: E402
 
 
@@ -47,7 +47,14 @@ def git_identity(monkeypatch, tmp_path_factory):
         monkeypatch.setenv(key, value)
     monkeypatch.delenv('PEP433_WORKDIR', raising=False)
     monkeypatch.delenv('PEP433_REPO', raising=False)
-    monkeypatch.delenv('PEP433_BASES', raising=False)
+    # The fake releases the tests make are not the real ones: the bases
+    # table they use is the real one without its release_tree ids.
+    table = tmp_path_factory.getbasetemp() / 'bases-without-trees.toml'
+    if not table.exists():
+        text = bases.DEFAULT_TABLE.read_text()
+        table.write_text(''.join(line for line in text.splitlines(True)
+                                 if not line.startswith('release_tree')))
+    monkeypatch.setenv('PEP433_BASES', str(table))
 
 
 def git(repo, *args, env=None, **kwargs):

@@ -413,13 +413,13 @@ def test_missing_classification_and_checkout(fake, tmp_path, caplog):
     assert 'no classification file' in caplog.text
     empty = Project(tmp_path / 'empty')
     assert empty.run('audit', '--static-only') == 3
-    assert 'scripts/pep433 fetch' in caplog.text
+    assert 'scripts/pep433 --base 3.13.5 fetch' in caplog.text
 
 
 def test_dynamic_part_needs_a_build_or_records(fake, caplog):
     write_toml(fake, own=fake.own)
     assert fake.run('audit') == 3
-    assert 'scripts/pep433 build' in caplog.text
+    assert 'scripts/pep433 --base 3.13.5 build' in caplog.text
     assert fake.run('audit', '--reuse') == 3
     assert 'no saved dynamic records' in caplog.text
     assert fake.run('audit', '--reuse', '--static-only') == 2

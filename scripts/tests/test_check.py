@@ -21,4 +21,8 @@ def test_check_reports_patch_that_does_not_apply(exported, caplog):
     patch = exported.patches / '0002-Add-cloexec-to-posix.patch'
     patch.write_text(patch.read_text().replace(' /* 19 */', ' /* XIX */'))
     assert exported.run('check', '--no-build') == 1
-    assert '0002-Add-cloexec-to-posix.patch does not apply' in caplog.text
+    assert ('patch 2 of patches/3.13.5/series, '
+            '0002-Add-cloexec-to-posix.patch, does not apply') in caplog.text
+    assert 'Patch failed at' not in caplog.text     # git am's numbering
+    assert 'git am --continue' not in caplog.text   # already aborted
+    assert 'branch pep433 is as it was' in caplog.text

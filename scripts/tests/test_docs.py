@@ -383,7 +383,7 @@ def test_text_diff_of_two_pages():
     assert docs.text_diff('', NEW_PAGE, 'new.html').startswith('--- a/new')
 
 
-def test_export_review_writes_the_docs(exported, tmp_path):
+def test_review_writes_the_docs(exported, tmp_path):
     repo = exported.cpython
     # the series changes library/os.rst (and a file that is no page)
     git(repo, 'checkout', '-q', 'pep433')
@@ -401,7 +401,7 @@ def test_export_review_writes_the_docs(exported, tmp_path):
             'building': False, 'store': docs.empty_store(),
             'commit': git(repo, 'rev-parse', rev)})
     review = tmp_path / 'review'
-    assert exported.run('export', '--review', str(review)) == 0
+    assert exported.run('review', str(review)) == 0
     assert (review / 'pep433-combined.diff').exists()
     html_dir = review / 'docs' / 'html'
     assert sorted(p.relative_to(html_dir).as_posix()
@@ -413,19 +413,19 @@ def test_export_review_writes_the_docs(exported, tmp_path):
     write(repo, 'Lib/os.py', 'more\n')
     commit_all(repo, 'Lib only\n\nBug: bpo-17036\n')
     shutil.rmtree(review)
-    assert exported.run('export', '--review', str(review)) == 0
+    assert exported.run('review', str(review)) == 0
     assert (review / 'docs' / 'diff' / 'library' / 'os.diff').exists()
     # ... one that changes Doc/ makes them stale: docs/ is left out
     write(repo, 'Doc/library/os.rst', 'os\n==\n\nmore\n')
     commit_all(repo, 'Doc again\n\nBug: bpo-17036\n')
-    assert exported.run('export', '--review', str(review)) == 0
+    assert exported.run('review', str(review)) == 0
     assert (review / 'pep433-combined.diff').exists()
     assert not (review / 'docs').exists()
 
 
-def test_export_review_without_docs_builds(exported, tmp_path, caplog):
+def test_review_without_docs_builds(exported, tmp_path, caplog):
     review = tmp_path / 'review'
-    assert exported.run('export', '--review', str(review)) == 0
+    assert exported.run('review', str(review)) == 0
     assert not (review / 'docs').exists()
     assert 'run scripts/pep433 docs' in caplog.text
 

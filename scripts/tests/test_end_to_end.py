@@ -11,6 +11,7 @@ or <repo>/build.
 """
 
 import json
+import tarfile
 import shutil
 import sys
 
@@ -110,3 +111,58 @@ def test_atomic_flag_and_no_extra_syscall(patched, args, modes, expect):
     traces, calls = syscalls.run(patched, modes, interpreter_args=args)
     assert len(traces) == 2 * len(modes) * len(calls)
     assert syscalls.check(traces, calls, expect) == []
+
+
+def unpacked_release(tmp_path, name):
+    """The newest base's release tarball (from the tool's cache, where
+    ``all`` put it) unpacked into *tmp_path*/*name*: not the tool's
+    checkout, what a core developer starts from."""
+    from pep433tool import bases
+    base = bases.get(NEWEST)
+    target = tmp_path / name
+    target.mkdir()
+    with tarfile.open(WORKDIR / 'cache' / base.tarball) as tar:
+        tar.extractall(target, filter='data')
+    return target / base.topdir
+
+
+def tree_of(path):
+    run('git', '-C', path, 'init', '-q', check=True)
+    run('git', '-C', path, 'add', '-A', '--force', check=True)
+    return run('git', '-C', path, 'write-tree', check=True,
+               capture_output=True).stdout.strip()
+
+
+def branch_tree():
+    return run('git', '-C', BASEDIR / 'cpython', 'rev-parse',
+               'pep433^{tree}', check=True,
+               capture_output=True).stdout.strip()
+
+
+def test_git_am_of_the_patches_on_the_release_tarball(all_run, tmp_path):
+    src = unpacked_release(tmp_path, 'am')
+    pristine = tree_of(src)
+    identity = ['-c', 'user.name=Core Dev', '-c', 'user.email=dev@example.org']
+    run('git', '-C', src, *identity, 'commit', '-q', '-m', 'release',
+        check=True)
+    patches = sorted((SCRIPT.parent.parent / 'patches' / NEWEST)
+                     .glob('*.patch'))
+    proc = run('git', '-C', src, *identity, 'am', '-q', *patches,
+               capture_output=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert pristine != branch_tree()
+    assert run('git', '-C', src, 'rev-parse', 'HEAD^{tree}', check=True,
+               capture_output=True).stdout.strip() == branch_tree()
+
+
+def test_patch_p1_in_series_order_on_the_release_tarball(all_run, tmp_path):
+    src = unpacked_release(tmp_path, 'p1')
+    folder = SCRIPT.parent.parent / 'patches' / NEWEST
+    names = [line.split('#')[0].strip() for line in
+             (folder / 'series').read_text().splitlines()]
+    for name in filter(None, names):
+        with open(folder / name) as patch:
+            proc = run('patch', '-p1', '-s', '--no-backup-if-mismatch',
+                       cwd=src, stdin=patch, capture_output=True)
+        assert proc.returncode == 0, (name, proc.stdout + proc.stderr)
+    assert tree_of(src) == branch_tree()

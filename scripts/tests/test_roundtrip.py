@@ -7,24 +7,43 @@ def tree(repo, rev='pep433'):
     return git(repo, 'rev-parse', rev + '^{tree}')
 
 
-def test_export_writes_patches_new_files_and_trailers(exported):
+def test_export_writes_whole_patches_and_the_new_file_tree(exported):
     proj = exported
     series = (proj.patches / 'series').read_text().split()
     assert series == ['0001-Add-cloexec-to-os.patch',
                       '0002-Add-cloexec-to-posix.patch']
     first = (proj.patches / series[0]).read_text()
-    assert 'New-File: Lib/test/test_x.py\n' in first
-    assert 'New-File: Misc/NEWS.d/next/Library/x.rst\n' in first
-    assert 'Bug: bpo-17036\nNew-File: Lib/test/test_x.py' in first
-    assert 'b/Lib/test/test_x.py' not in first      # not in the patch
+    # the files the commit adds are in its patch: self-contained
+    assert ('diff --git a/Lib/test/test_x.py b/Lib/test/test_x.py\n'
+            'new file mode 100644\n') in first
+    assert '+Add the *cloexec* parameter.' in first
+    assert 'New-File' not in first
+    assert 'Bug: bpo-17036\n---\n' in first
     assert '+line five' in first
     assert first.startswith('From 0000000000000000000000000000000000000000')
+    assert 'Subject: [PATCH] Add cloexec to os' in first
     second = (proj.patches / series[1]).read_text()
     assert '+# more' in second and 'b/Lib/test/test_x.py' in second
-    # the new files are the version of the commit that adds them
+    # the new-file tree: each file as the commit that adds it has it
     assert (proj.repo / 'Lib/test/test_x.py').read_text() == \
         'import unittest\n\n# test_x\n'
     assert (proj.repo / 'Misc/NEWS.d/next/Library/x.rst').exists()
+
+
+def test_export_check_fails_on_an_edited_new_file_tree(exported, caplog):
+    write(exported.repo, 'Lib/test/test_x.py', 'edited by hand\n')
+    assert exported.run('export', '--check') == 1
+    assert 'would change Lib/test/test_x.py' in caplog.text
+    assert exported.run('export') == 0
+    assert exported.run('export', '--check') == 0
+
+
+def test_export_refuses_an_empty_commit(exported, caplog):
+    git(exported.cpython, 'commit', '-q', '--allow-empty', '-m', 'Nothing')
+    before = exported.snapshot()
+    assert exported.run('export') == 3
+    assert 'commits that change nothing' in caplog.text
+    assert exported.snapshot() == before
 
 
 def test_second_export_changes_no_byte(exported):
@@ -157,18 +176,6 @@ def test_export_removes_stale_files_only(exported):
     first = (proj.patches / '0001-Add-cloexec-to-os.patch'
              ).read_text()
     assert 'x.rst' not in first
-
-
-def test_export_review(exported, tmp_path):
-    review = tmp_path / 'review'
-    assert exported.run('export', '--review', str(review)) == 0
-    names = sorted(p.name for p in review.iterdir())
-    assert names[0].startswith('0000-cover-letter')
-    assert 'pep433-combined.diff' in names
-    cover = (review / names[0]).read_text()
-    assert 'Diffstat of v3.13.5..pep433' in cover and 'Lib/os.py' in cover
-    combined = (review / 'pep433-combined.diff').read_text()
-    assert 'b/Lib/test/test_x.py' in combined
 
 
 def test_empty_series_apply(project):

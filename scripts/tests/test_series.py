@@ -1,4 +1,4 @@
-"""patches/series parsing and rendering, commit message trailers."""
+"""patches/<version>/series parsing and rendering, commit messages."""
 
 import pytest
 
@@ -62,14 +62,17 @@ def test_bad_line():
         series.parse('two words.patch\n')
 
 
-def test_new_file_trailers_replace_and_sort():
-    msg = 'Subject\n\nBody text.\n\nBug: bpo-17036\nNew-File: z\n'
-    out = series.with_new_file_trailers(msg, ['b/y', 'a/x'])
-    assert out == ('Subject\n\nBody text.\n\nBug: bpo-17036\n'
-                   'New-File: a/x\nNew-File: b/y\n')
-    assert series.with_new_file_trailers(out, ['b/y', 'a/x']) == out
-    assert series.new_file_trailers(out) == ['a/x', 'b/y']
-    bare = series.with_new_file_trailers('Subject\n', ['a'])
-    assert bare == 'Subject\n\nNew-File: a\n'
-    assert series.with_new_file_trailers('Subject\n\nBody\n', []) == \
-        'Subject\n\nBody\n'
+def test_added_paths_reads_new_file_headers():
+    patch = ('Subject: [PATCH] x\n\nBody\n---\n'
+             'diff --git a/Lib/test/test_x.py b/Lib/test/test_x.py\n'
+             'new file mode 100644\n'
+             'diff --git a/Lib/os.py b/Lib/os.py\n'
+             'index 1..2 100644\n'
+             'diff --git a/Tools/x.sh b/Tools/x.sh\n'
+             'new file mode 100755\n'
+             'diff --git a/Misc/NEWS.d/next/Library/y.rst '
+             'b/Misc/NEWS.d/next/Library/y.rst\n'
+             'new file mode 100644\n')
+    # only files under the new-file directories, and only added ones
+    assert series.added_paths(patch) == [
+        'Lib/test/test_x.py', 'Misc/NEWS.d/next/Library/y.rst']
