@@ -13,6 +13,7 @@ or <repo>/build.
 import json
 import tarfile
 import shutil
+import subprocess
 import sys
 
 import pytest
@@ -166,3 +167,58 @@ def test_patch_p1_in_series_order_on_the_release_tarball(all_run, tmp_path):
                        cwd=src, stdin=patch, capture_output=True)
         assert proc.returncode == 0, (name, proc.stdout + proc.stderr)
     assert tree_of(src) == branch_tree()
+
+
+HOWTO = BASEDIR / 'cpython' / 'Doc' / 'howto' / 'fd-inheritance.rst'
+
+
+def shell_sessions(text):
+    """(command, expected output lines) of each ``$`` line of the page's
+    ``.. code-block:: shell-session`` blocks; a command goes on while a
+    quote is open."""
+    lines = text.splitlines()
+    found, i = [], 0
+    while i < len(lines):
+        if lines[i].strip() != '.. code-block:: shell-session':
+            i += 1
+            continue
+        i += 2
+        body = []
+        while i < len(lines) and (lines[i].startswith('   ')
+                                  or not lines[i].strip()):
+            body.append(lines[i][3:])
+            i += 1
+        while body and not body[-1].strip():
+            body.pop()
+        j = 0
+        while j < len(body):
+            assert body[j].startswith('$ '), body[j]
+            command = body[j][2:]
+            j += 1
+            while command.count("'") % 2:
+                command += '\n' + body[j]
+                j += 1
+            expected = []
+            while j < len(body) and not body[j].startswith('$ '):
+                expected.append(body[j])
+                j += 1
+            found.append((command, expected))
+    return found
+
+
+def test_howto_examples_run_on_the_patched_interpreter(patched, tmp_path):
+    # The HOWTO the series adds (patch "Add a file descriptor inheritance
+    # HOWTO"): its doctest blocks in the default mode, then its shell
+    # sessions (-e, PYTHONCLOEXEC) with the patched python as `python`.
+    doctests = run(patched, '-m', 'doctest', HOWTO, cwd=tmp_path,
+                   capture_output=True)
+    assert doctests.returncode == 0, doctests.stdout + doctests.stderr
+    sessions = shell_sessions(HOWTO.read_text())
+    assert len(sessions) >= 5
+    env = {'PATH': f'{patched.parent}:/usr/bin:/bin', 'HOME': str(tmp_path),
+           'LANG': 'C.UTF-8'}
+    for command, expected in sessions:
+        proc = subprocess.run(['bash', '-c', command], cwd=tmp_path, env=env,
+                              stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+        assert proc.stdout.rstrip('\n').splitlines() == expected, command
