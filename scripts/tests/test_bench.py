@@ -678,10 +678,10 @@ PROJECT = Path(__file__).resolve().parents[2]
 def readme_blocks(name):
     """The texts between the README's ``<!-- NAME: begin -->`` and
     ``<!-- NAME: end -->`` markers."""
-    text = (PROJECT / 'README.md').read_text()
+    text = (PROJECT / 'docs' / 'performance.md').read_text()
     blocks = re.findall(rf'<!-- {name}: begin -->\n(.*?)<!-- {name}: end -->',
                         text, re.S)
-    assert blocks, f'README.md has no {name} block'
+    assert blocks, f'docs/performance.md has no {name} block'
     return blocks
 
 
