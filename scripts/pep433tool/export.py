@@ -49,6 +49,20 @@ def other_bases_new_files(paths):
     return users
 
 
+def added_version(paths, path):
+    """*path* as the commit of branch pep433 that adds it has it, in the
+    checkout of the base of *paths* (None without one)."""
+    repo = paths.cpython
+    if not gitutil.is_repo(repo) or gitutil.rev_parse(
+            repo, config.BRANCH) is None:
+        return None
+    commit = gitutil.out(repo, 'log', '--diff-filter=A', '--format=%H',
+                         f'{paths.base.tag}..{config.BRANCH}', '--', path)
+    if not commit:
+        return None
+    return gitutil.show_bytes(repo, f'{commit.split()[-1]}:{path}')
+
+
 def check_shared_new_files(paths, result):
     """Refuse to write a second version of a new file another base uses.
 
@@ -61,8 +75,13 @@ def check_shared_new_files(paths, result):
     for path, (data, _) in sorted(result.new_files.items()):
         target = paths.repo / path
         if path in users and target.exists() and target.read_bytes() != data:
-            clashes.append(f'{path} (used as it is by the series of '
-                           f'{", ".join(users[path])})')
+            # The same change made in every other base's branch (not yet
+            # exported there) is one version, not two.
+            stale = [version for version in users[path]
+                     if added_version(paths.for_base(version), path) != data]
+            if stale:
+                clashes.append(f'{path} (used as it is by the series of '
+                               f'{", ".join(stale)})')
     if clashes:
         raise PreconditionError(
             f'the {paths.base.version} series adds other versions of new '
