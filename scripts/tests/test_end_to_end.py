@@ -174,12 +174,15 @@ HOWTO = BASEDIR / 'cpython' / 'Doc' / 'howto' / 'fd-inheritance.rst'
 
 def shell_sessions(text):
     """(command, expected output lines) of each ``$`` line of the page's
-    ``.. code-block:: shell-session`` blocks; a command goes on while a
-    quote is open."""
+    shell sessions: ``.. code-block:: shell-session`` blocks, and ``text``
+    blocks that start with ``$`` (Pygments cannot lex a quote that spans
+    lines); a command goes on while a quote is open."""
     lines = text.splitlines()
     found, i = [], 0
     while i < len(lines):
-        if lines[i].strip() != '.. code-block:: shell-session':
+        if lines[i].strip() not in ('.. code-block:: shell-session',
+                                    '.. code-block:: text') or not (
+                i + 2 < len(lines) and lines[i + 2].startswith('   $ ')):
             i += 1
             continue
         i += 2
