@@ -225,3 +225,46 @@ def test_howto_examples_run_on_the_patched_interpreter(patched, tmp_path):
                               stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
         assert proc.stdout.rstrip('\n').splitlines() == expected, command
+
+
+LAYOUT_PROBE = r'''
+#include <Python.h>
+#include <stddef.h>
+#include <stdio.h>
+int main(void)
+{
+    printf("sizeof(PyConfig)=%zu\n", sizeof(PyConfig));
+    printf("offsetof(PyConfig, cpu_count)=%zu\n",
+           offsetof(PyConfig, cpu_count));
+    printf("offsetof(PyConfig, int_max_str_digits)=%zu\n",
+           offsetof(PyConfig, int_max_str_digits));
+    printf("offsetof(PyConfig, safe_path)=%zu\n",
+           offsetof(PyConfig, safe_path));
+    return 0;
+}
+'''
+
+
+def pyconfig_layout(tmp_path, build, source):
+    """PyConfig's size and offsets, compiled against *build*'s pyconfig.h
+    and *source*'s headers."""
+    probe = tmp_path / 'layout.c'
+    probe.write_text(LAYOUT_PROBE)
+    exe = tmp_path / f'layout-{build.name}'
+    run('gcc', '-I', build, '-I', source / 'Include', probe, '-o', exe,
+        check=True)
+    return run(exe, check=True, capture_output=True).stdout
+
+
+@pytest.mark.parametrize('variant', ['', '-ft'])
+def test_pyconfig_layout_is_stock(all_run, free_threading_run, tmp_path,
+                                  variant):
+    # A 3.13.x maintenance release keeps its ABI: the series adds no
+    # PyConfig member (-e is -X cloexec), on the default and the
+    # free-threaded builds.
+    stock = pyconfig_layout(tmp_path, BASEDIR / f'baseline{variant}',
+                            BASEDIR / 'baseline-src')
+    patched = pyconfig_layout(tmp_path, BASEDIR / f'patched{variant}',
+                              BASEDIR / 'cpython')
+    assert 'sizeof(PyConfig)=' in stock
+    assert patched == stock
