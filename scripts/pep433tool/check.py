@@ -5,6 +5,7 @@ import shutil
 
 from . import apply, build, checkout, config, export, gitutil, patchset
 from . import kqueue as kqueuemod, series as seriesmod
+from . import windows as windowsmod
 from .errors import ProblemFound, ToolError
 from .util import run
 
@@ -133,7 +134,14 @@ def check_kqueue(paths, repo):
         lambda commit: check_worktree(paths, repo, commit, quiet=True))
 
 
-def run_check(paths, build=True, jobs=None, kqueue=True):
+def check_windows(paths, repo):
+    """(g) The series' Windows code compiles at each commit (windows.py)."""
+    return windowsmod.check_windows(
+        paths, repo,
+        lambda commit: check_worktree(paths, repo, commit, quiet=True))
+
+
+def run_check(paths, build=True, jobs=None, kqueue=True, windows=True):
     """Implement the ``check`` subcommand; return the exit code."""
     repo = checkout.require_checkout(paths)
     problems = []
@@ -156,6 +164,15 @@ def run_check(paths, build=True, jobs=None, kqueue=True):
             except ToolError:
                 if problems:
                     log.error('check found %d problems before (f) '
+                              'stopped:\n- %s', len(problems),
+                              '\n- '.join(problems))
+                raise
+        if windows:
+            try:
+                problems += check_windows(paths, repo)
+            except ToolError:
+                if problems:
+                    log.error('check found %d problems before (g) '
                               'stopped:\n- %s', len(problems),
                               '\n- '.join(problems))
                 raise

@@ -84,7 +84,8 @@ def _cmd_rebase(args, paths):
 def _cmd_check(args, paths):
     from .check import run_check
     return run_check(paths, build=not args.no_build, jobs=args.jobs,
-                     kqueue=not args.no_kqueue)
+                     kqueue=not args.no_kqueue,
+                     windows=not args.no_windows)
 
 
 def _cmd_all(args, paths):
@@ -397,11 +398,22 @@ def build_parser():
             'installed), with the flags of the patched build (which must be '
             'configured) and -Wall, in a few seconds per commit; a compile '
             'error or a warning the base\'s file does not have is a '
-            'problem. Exit 1 listing every problem.')
+            'problem; (g) the Windows code compiles at each commit: each C '
+            'file the series changes that PCbuild compiles is compiled '
+            'with mingw-w64 (x86_64-w64-mingw32-gcc -fsyntax-only, Debian\'s '
+            'gcc-mingw-w64-x86-64, installed when missing and root), the '
+            'tree\'s PC/pyconfig.h.in and the macros of its PCbuild project, '
+            'at the base and at each commit; a diagnostic the base\'s file '
+            'does not have is a problem, and the series\' changed lines '
+            'the Windows compile does not see are listed in '
+            '<workdir>/windows-coverage.txt. Exit 1 listing every problem.')
     p.add_argument('--no-build', action='store_true',
                    help='skip (b), the per-commit builds ((f) still runs)')
     p.add_argument('--no-kqueue', action='store_true',
                    help='skip (f), the kqueue compile of each commit')
+    p.add_argument('--no-windows', action='store_true',
+                   help='skip (g), the Windows (mingw-w64) compile of each '
+                   'commit')
     p.add_argument('--jobs', '-j', type=int, metavar='N',
                    help='parallel make jobs')
 

@@ -16,6 +16,11 @@ DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg'
 KQUEUE_PACKAGE = 'libkqueue-dev'
 KQUEUE_SUITE = 'experimental'
 
+#: check (g) compiles the series' Windows code (MS_WINDOWS) with this
+#: cross-compiler, from this Debian package (installed when missing)
+WINDOWS_PACKAGE = 'gcc-mingw-w64-x86-64'
+WINDOWS_CC = 'x86_64-w64-mingw32-gcc'
+
 #: Identity of the base commit, so that its hash is the same on every
 #: machine (its date is the base's release day, from the bases table).
 BASE_IDENTITY = ('PEP 433 tooling', 'pep433-tooling@localhost')
