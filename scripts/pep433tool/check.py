@@ -3,7 +3,8 @@
 import logging
 import shutil
 
-from . import apply, build, checkout, config, export, gitutil, patchset
+from . import apply, build, checkout, cichecks, config, deps, export, gitutil
+from . import patchset
 from . import kqueue as kqueuemod, series as seriesmod
 from . import windows as windowsmod
 from .errors import ProblemFound, ToolError
@@ -50,24 +51,66 @@ def check_worktree(paths, repo, commit, quiet=False):
     return src
 
 
-def check_builds(paths, repo, jobs=None):
-    """(b) Each commit of <tag>..pep433 builds; return problems."""
+def check_builds(paths, repo, jobs=None, ci=True):
+    """(b) Each commit of <tag>..pep433 builds; with *ci*, (h) the checks
+    CPython's CI runs on a pull request pass at each one (cichecks.py):
+    the build is then a shared one with debug information, the base tag is
+    built first for the reference ABI report.  Return problems."""
     builddir = paths.workdir / 'check'
     commits = gitutil.commits(repo, f'{paths.base.tag}..{config.BRANCH}')
     if not commits:
         return []
     flags = build.configure_flags(paths)
+    problems = []
+    base_report = None
+    if ci:
+        deps.ensure_packages(cichecks.PACKAGES, 'the CI checks\' tools')
+        flags = flags + list(cichecks.ABI_CONFIGURE)
+        src = check_worktree(paths, repo, paths.base.tag)
+        build.build_tree(f'check {paths.base.tag}', src, builddir, flags,
+                         jobs)
+        base_report = cichecks.abidiff(src, builddir)
     for number, commit in enumerate(commits, 1):
         subject = gitutil.out(repo, 'log', '-1', '--format=%s', commit)
         src = check_worktree(paths, repo, commit)
         label = f'check {number}/{len(commits)}'
+        where = f'commit {number} ({commit[:12]} "{subject}")'
         try:
             build.build_tree(label, src, builddir, flags, jobs)
         except ToolError as exc:
-            return [f'commit {number} ({commit[:12]} "{subject}") does not '
-                    f'build: {exc}']
+            return problems + [f'{where} does not build: {exc}']
+        if ci:
+            problems += ci_checks(where, src, builddir, base_report)
     log.info('check (b): each of the %d commits builds', len(commits))
-    return []
+    if ci and not problems:
+        log.info('check (h): the ABI keeps its public types and '
+                 'check-c-globals passes at each of the %d commits',
+                 len(commits))
+    return problems
+
+
+def ci_checks(where, src, builddir, base_report):
+    """(h) at one commit: problems of the ABI and c-globals checks."""
+    problems = []
+    public, internal = cichecks.new_abi_changes(
+        base_report, cichecks.abidiff(src, builddir))
+    if public:
+        problems.append(
+            f'{where} changes the ABI of public types (abidiff against '
+            'Doc/data/python3.13.abi, beyond what the base tag shows):\n    '
+            + '\n    '.join(line[-300:] for line in public[:20]))
+    if internal:
+        members = cichecks.insertions(internal)
+        log.info('%s: %d changes of internal structures in the ABI dump'
+                 '%s', where, len(internal),
+                 (' (members inserted or removed: ' + ', '.join(members)
+                  + ')') if members else '')
+    failures, report = cichecks.c_globals(src, builddir,
+                                          builddir / 'python')
+    if failures:
+        problems.append(f'{where}: check-c-globals reports {failures} '
+                        'failures:\n    ' + report.replace('\n', '\n    '))
+    return problems
 
 
 def check_generated(paths, repo):
@@ -141,7 +184,8 @@ def check_windows(paths, repo):
         lambda commit: check_worktree(paths, repo, commit, quiet=True))
 
 
-def run_check(paths, build=True, jobs=None, kqueue=True, windows=True):
+def run_check(paths, build=True, jobs=None, kqueue=True, windows=True,
+              ci=True):
     """Implement the ``check`` subcommand; return the exit code."""
     repo = checkout.require_checkout(paths)
     problems = []
@@ -154,7 +198,7 @@ def run_check(paths, build=True, jobs=None, kqueue=True, windows=True):
                         'scripts/pep433 apply)')
     else:
         if build:
-            problems += check_builds(paths, repo, jobs)
+            problems += check_builds(paths, repo, jobs, ci=ci)
         problems += check_generated(paths, repo)
         problems += check_hygiene(paths, repo)
         problems += check_export(paths)

@@ -85,7 +85,7 @@ def _cmd_check(args, paths):
     from .check import run_check
     return run_check(paths, build=not args.no_build, jobs=args.jobs,
                      kqueue=not args.no_kqueue,
-                     windows=not args.no_windows)
+                     windows=not args.no_windows, ci=not args.no_ci)
 
 
 def _cmd_all(args, paths):
@@ -406,7 +406,14 @@ def build_parser():
             'at the base and at each commit; a diagnostic the base\'s file '
             'does not have is a problem, and the series\' changed lines '
             'the Windows compile does not see are listed in '
-            '<workdir>/windows-coverage.txt. Exit 1 listing every problem.')
+            '<workdir>/windows-coverage.txt; (h) the checks CPython\'s CI '
+            'runs on a pull request, at each commit of (b), whose builds are '
+            'then shared ones with debug information: abidiff against the '
+            'base\'s Doc/data/python3.13.abi (a change of a public type the '
+            'base tag\'s own report does not show is a problem; internal '
+            'structures are listed), and check-c-globals (abigail-tools and '
+            'libgdbm-compat-dev installed when missing and root). Exit 1 '
+            'listing every problem.')
     p.add_argument('--no-build', action='store_true',
                    help='skip (b), the per-commit builds ((f) still runs)')
     p.add_argument('--no-kqueue', action='store_true',
@@ -414,6 +421,10 @@ def build_parser():
     p.add_argument('--no-windows', action='store_true',
                    help='skip (g), the Windows (mingw-w64) compile of each '
                    'commit')
+    p.add_argument('--no-ci', action='store_true',
+                   help='skip (h), the checks of CPython\'s CI at each '
+                        'commit (ABI dump, check-c-globals); the builds of '
+                        '(b) are then not shared ones')
     p.add_argument('--jobs', '-j', type=int, metavar='N',
                    help='parallel make jobs')
 
