@@ -80,7 +80,8 @@ def check_builds(paths, repo, jobs=None, ci=True):
         except ToolError as exc:
             return problems + [f'{where} does not build: {exc}']
         if ci:
-            problems += ci_checks(where, src, builddir, base_report)
+            problems += ci_checks(where, src, builddir, base_report, repo,
+                                  commit)
     log.info('check (b): each of the %d commits builds', len(commits))
     if ci and not problems:
         log.info('check (h): the ABI keeps its public types and '
@@ -89,9 +90,22 @@ def check_builds(paths, repo, jobs=None, ci=True):
     return problems
 
 
-def ci_checks(where, src, builddir, base_report):
-    """(h) at one commit: problems of the ABI and c-globals checks."""
+def ci_checks(where, src, builddir, base_report, repo, commit):
+    """(h) at one commit: problems of the ABI, c-globals and patchcheck's
+    whitespace checks."""
     problems = []
+    changed = gitutil.out(repo, 'diff-tree', '-r', '--no-commit-id',
+                          '--name-only', '--diff-filter=AM', commit
+                          ).splitlines()
+    tabs_before = {}
+    for path in changed:
+        if path.endswith(('.c', '.h')):
+            proc = gitutil.git(repo, 'show', f'{commit}^:{path}',
+                               check=False)
+            tabs_before[path] = proc.stdout.count('\t') \
+                if proc.returncode == 0 else 0
+    problems += [f'{where}: {problem}' for problem in cichecks.patchcheck(
+        src, builddir / 'python', changed, tabs_before)]
     public, internal = cichecks.new_abi_changes(
         base_report, cichecks.abidiff(src, builddir))
     if public:
@@ -156,6 +170,12 @@ def check_hygiene(paths, repo):
             problems.append(f'{where} has no "{config.BUG_TRAILER}" trailer')
         if not body.strip():
             problems.append(f'{where} has no body explaining what and why')
+        added = gitutil.out(repo, 'diff-tree', '-r', '--no-commit-id',
+                            '--name-only', '--diff-filter=A', commit)
+        if not any(path.startswith('Misc/NEWS.d/next/')
+                   for path in added.splitlines()):
+            problems.append(f'{where} adds no Misc/NEWS.d entry (blurb; '
+                            'patchcheck asks for one)')
     return problems
 
 

@@ -154,3 +154,45 @@ def c_globals(src, builddir, python):
             + '\n    '.join(text.strip().splitlines()[-12:]),
             hint='apt-get install ' + ' '.join(PACKAGES))
     return int(match.group(1)), '\n'.join(text.strip().splitlines()[-30:])
+
+
+#: Python files that have tabs by design (patchcheck's own list).
+_PYTHON_FILES_WITH_TABS = frozenset({'Tools/c-analyzer/cpython/_parser.py'})
+
+_REINDENT = '''
+import sys
+sys.path.insert(0, 'Tools/patchcheck')
+import reindent
+reindent.makebackup = False
+reindent.dryrun = True
+for path in sys.argv[1:]:
+    if reindent.check(path):
+        print(path)
+'''
+
+
+def patchcheck(src, python, changed, tabs_before):
+    """Tools/patchcheck's whitespace checks on the files one commit
+    changes, in *src*: a .py file that reindent.py would fix, a .c or .h
+    file with more tab characters than before the commit (*tabs_before*:
+    {path: count}).  Return the problems."""
+    src = Path(src)
+    problems = []
+    py_files = [path for path in changed if path.endswith('.py')
+                and path not in _PYTHON_FILES_WITH_TABS
+                and (src / path).is_file()]
+    if py_files:
+        proc = run([python, '-c', _REINDENT, *py_files], cwd=src,
+                   check=False, quiet=True)
+        if proc.returncode != 0:
+            raise PreconditionError('reindent.py failed: '
+                                    + proc.stderr.strip()[-800:])
+        problems += [f'{path}: reindent.py would change it (patchcheck)'
+                     for path in proc.stdout.split()]
+    for path in changed:
+        if path.endswith(('.c', '.h')) and (src / path).is_file():
+            tabs = (src / path).read_bytes().count(b'\t')
+            if tabs > tabs_before.get(path, 0):
+                problems.append(f'{path}: {tabs - tabs_before.get(path, 0)} '
+                                'tab characters added (patchcheck)')
+    return problems

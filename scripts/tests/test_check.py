@@ -12,6 +12,8 @@ def test_check_reports_every_problem(exported, caplog):
     assert 'whitespace errors' in text
     assert 'has no "Bug: bpo-17036" trailer' in text
     assert 'has no body' in text
+    assert 'patch 3 ("No body, no bug trailer") adds no Misc/NEWS.d' in text
+    assert 'patch 1 ("Add cloexec to os") adds no' not in text
     assert 'patches/ is not up to date' in text
     assert 'not configured' in text          # no patched build here
     assert 'does not apply' not in text

@@ -115,3 +115,13 @@ def test_internal_structures_are_told_apart():
     assert public == []
     assert cichecks.insertions(internal) == [
         'struct {PyASCIIObject _ascii; uint8_t _data[8];} _py_cloexec']
+
+
+def test_patchcheck_counts_tabs_the_commit_adds(tmp_path):
+    (tmp_path / 'Modules').mkdir()
+    (tmp_path / 'Modules' / 'a.c').write_text('int a;\n\tint b;\n\tint c;\n')
+    problems = cichecks.patchcheck(tmp_path, 'python3', ['Modules/a.c'],
+                                   {'Modules/a.c': 1})
+    assert problems == ['Modules/a.c: 1 tab characters added (patchcheck)']
+    assert cichecks.patchcheck(tmp_path, 'python3', ['Modules/a.c'],
+                               {'Modules/a.c': 2}) == []
