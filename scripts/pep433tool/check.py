@@ -222,22 +222,16 @@ def run_check(paths, build=True, jobs=None, kqueue=True, windows=True,
         problems += check_generated(paths, repo)
         problems += check_hygiene(paths, repo)
         problems += check_export(paths)
-        if kqueue:
+        for step, wanted, run_step in (('(f)', kqueue, check_kqueue),
+                                       ('(g)', windows, check_windows)):
+            if not wanted:
+                continue
             try:
-                problems += check_kqueue(paths, repo)
+                problems += run_step(paths, repo)
             except ToolError:
                 if problems:
-                    log.error('check found %d problems before (f) '
-                              'stopped:\n- %s', len(problems),
-                              '\n- '.join(problems))
-                raise
-        if windows:
-            try:
-                problems += check_windows(paths, repo)
-            except ToolError:
-                if problems:
-                    log.error('check found %d problems before (g) '
-                              'stopped:\n- %s', len(problems),
+                    log.error('check found %d problems before %s '
+                              'stopped:\n- %s', len(problems), step,
                               '\n- '.join(problems))
                 raise
     if problems:
