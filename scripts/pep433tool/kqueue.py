@@ -24,7 +24,6 @@ import collections
 import json
 import logging
 import os
-import re
 import shlex
 import shutil
 import tempfile
@@ -32,7 +31,8 @@ import textwrap
 import time
 from pathlib import Path
 
-from . import build, config, fetch, gitutil
+from . import build, config, diagnostics, fetch, gitutil
+from .diagnostics import new_diagnostics, parse_diagnostics, plural
 from .errors import ExternalError, PreconditionError
 from .util import format_cmd, run, write_if_changed
 
@@ -243,69 +243,7 @@ def compile_command(words, builddir, include, guards):
     return cmd[:at] + extra + cmd[at:]
 
 
-# --- diagnostics ------------------------------------------------------------
-
-DIAGNOSTIC_RE = re.compile(
-    r'^(?P<file>[^:\s][^:]*):(?:(?P<line>\d+):(?:(?P<col>\d+):)?)? '
-    r'(?P<kind>warning|error|fatal error): (?P<text>.*?)'
-    r'(?: \[(?P<option>-W[^\]]+)\])?$')
-
-
-class Diagnostic(collections.namedtuple(
-        'Diagnostic', 'kind file text option where')):
-    """A compiler warning or error; ``where`` is ``file:line:col``."""
-
-    @property
-    def key(self):
-        """What is compared: everything but the line and column."""
-        return (self.kind, self.file, self.text, self.option)
-
-    def __str__(self):
-        option = f' [{self.option}]' if self.option else ''
-        return f'{self.where}: {self.kind}: {self.text}{option}'
-
-
-def parse_diagnostics(output, roots=()):
-    """The warnings and errors in the compiler's *output*.
-
-    File names are made relative to the first of *roots* (a sequence of
-    (directory, prefix) pairs) they are under: ``(srcdir, '')`` gives
-    ``Modules/selectmodule.c`` whatever the worktree.
-    """
-    result = []
-    for line in output.splitlines():
-        match = DIAGNOSTIC_RE.match(line)
-        if not match:
-            continue
-        name = match['file']
-        for root, prefix in roots:
-            root = str(root).rstrip('/') + '/'
-            if name.startswith(root):
-                name = prefix + name[len(root):]
-                break
-        where = ':'.join(part for part in (name, match['line'], match['col'])
-                         if part)
-        kind = 'error' if match['kind'] == 'fatal error' else match['kind']
-        result.append(Diagnostic(kind, name, match['text'],
-                                 match['option'] or '', where))
-    return result
-
-
-def new_diagnostics(baseline, current):
-    """The diagnostics of *current* that *baseline* does not have.
-
-    Compared by key (no line numbers), counted: a warning the baseline has
-    once and *current* twice is new once.
-    """
-    left = collections.Counter(d.key for d in baseline)
-    new = []
-    for diag in current:
-        if left[diag.key] > 0:
-            left[diag.key] -= 1
-        else:
-            new.append(diag)
-    return new
-
+# --- the compile ------------------------------------------------------------
 
 CompileResult = collections.namedtuple(
     'CompileResult', 'returncode diagnostics output seconds')
@@ -320,24 +258,13 @@ def compile_source(cmd, builddir, roots):
                          output, time.monotonic() - start)
 
 
-def plural(count, word):
-    """``1 warning``, ``2 warnings``."""
-    return f'{count} {word}{"s" if count != 1 else ""}'
-
-
 def summary(result, baseline=None):
-    """``compiles, 1 warning (none new)``: how one compile went."""
-    warnings = [d for d in result.diagnostics if d.kind == 'warning']
-    errors = [d for d in result.diagnostics if d.kind == 'error']
-    text = ('compiles' if result.returncode == 0
-            else f'does not compile ({plural(len(errors), "error")})')
-    text += ', ' + plural(len(warnings), 'warning')
-    if baseline is not None:
-        new = [d for d in new_diagnostics(baseline.diagnostics,
-                                          result.diagnostics)
-               if d.kind == 'warning']
-        text += f' ({len(new)} new)' if new else ' (none new)'
-    return text
+    """``compiles, 1 warning (none new)``: how one compile went.
+
+    Only warnings are counted: an error fails the compile.
+    """
+    return diagnostics.summary(result, baseline, kind='warning',
+                               no_new='none new')
 
 
 def problems_of(what, result, baseline, limit=15):

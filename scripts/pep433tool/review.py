@@ -147,12 +147,26 @@ def _read(repo, rel):
     return path.read_text(encoding='utf-8') if path.is_file() else None
 
 
+#: The summaries of ``test``, by tier, that the cover letter reports.
+TIERS = (('summary.txt', 'test (the subset, or --full)'),
+         ('summary-ft.txt', 'test --free-threading'),
+         ('summary-refleaks.txt', 'test --refleaks'),
+         ('summary-tsan.txt', 'test --tsan'))
+
+
 def regrtest_evidence(repo, version):
-    """The summaries of ``test`` kept in docs/results/<version>/."""
+    """The summaries of ``test`` kept in docs/results/<version>/, one per
+    tier; a tier without one is said to be missing."""
     out = []
     folder = Path(repo) / 'docs' / 'results' / version
-    for path in sorted(folder.glob('summary*.txt')):
+    for name, tier in TIERS:
+        path = folder / name
+        if not path.is_file():
+            out.append(f'- {tier}: no report in docs/results/{version}/ '
+                       'for this series')
+            continue
         keep = []
+        listing = False
         for line in path.read_text(encoding='utf-8').splitlines():
             if line.startswith('# '):
                 keep.append(line[2:])
@@ -161,7 +175,13 @@ def regrtest_evidence(repo, version):
                   or line.startswith('NEW FAILURES')
                   or re.match(r'^patched\S*: \d+ passed', line)):
                 keep.append('  ' + line.strip())
-        out.append(f'- docs/results/{version}/{path.name}:')
+                listing = line.rstrip().endswith(':')
+                continue
+            elif listing and line.startswith('  ') and line.strip():
+                keep.append('    ' + line.strip())
+                continue
+            listing = False
+        out.append(f'- docs/results/{version}/{name}:')
         out.extend('    ' + line for line in keep)
     return out
 

@@ -47,6 +47,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from . import config, deps, gitutil
+from .diagnostics import new_diagnostics, parse_diagnostics, plural, summary
 from .errors import PreconditionError
 from .util import format_cmd, run
 
@@ -496,86 +497,7 @@ def read_depfile(path, tree):
     return result
 
 
-# --- diagnostics ------------------------------------------------------------
-
-DIAGNOSTIC_RE = re.compile(
-    r'^(?P<file>[^:\s][^:]*):(?:(?P<line>\d+):(?:(?P<col>\d+):)?)? '
-    r'(?P<kind>warning|error|fatal error): (?P<text>.*?)'
-    r'(?: \[(?P<option>-W[^\]]+)\])?$')
-
-QUOTES = str.maketrans({'\u2018': "'", '\u2019': "'", '\u201c': '"',
-                        '\u201d': '"'})
-#: A position inside a message's text (``at foo.c:12:3``, ``line 12``)
-POSITION_RE = re.compile(r'(\.[ch]):\d+(?::\d+)?\b|\b(line|column) \d+\b')
-
-
-def normalize(text, roots=()):
-    """A message's text as compared: ASCII quotes, no positions, the
-    directories of *roots* replaced, single spaces."""
-    text = text.translate(QUOTES)
-    for root, prefix in roots:
-        text = text.replace(str(root).rstrip('/') + '/', prefix)
-    text = POSITION_RE.sub(lambda m: (m[1] + ':N') if m[1]
-                           else f'{m[2]} N', text)
-    return ' '.join(text.split())
-
-
-class Diagnostic(collections.namedtuple(
-        'Diagnostic', 'kind file text option where')):
-    """A compiler warning or error; ``where`` is ``file:line:col``."""
-
-    @property
-    def key(self):
-        """What is compared: everything but the position."""
-        return (self.kind, self.file, self.text, self.option)
-
-    def __str__(self):
-        option = f' [{self.option}]' if self.option else ''
-        return f'{self.where}: {self.kind}: {self.text}{option}'
-
-
-def parse_diagnostics(output, roots=()):
-    """The warnings and errors (not notes) in the compiler's *output*.
-
-    File names under a directory of *roots* (``(directory, prefix)`` pairs)
-    get its prefix instead; ``./`` is dropped.
-    """
-    result = []
-    for line in output.splitlines():
-        match = DIAGNOSTIC_RE.match(line.translate(QUOTES))
-        if not match:
-            continue
-        name = match['file']
-        for root, prefix in roots:
-            root = str(root).rstrip('/') + '/'
-            if name.startswith(root):
-                name = prefix + name[len(root):]
-                break
-        if not name.startswith('<'):
-            name = posixpath.normpath(name)
-        where = ':'.join(part for part in (name, match['line'], match['col'])
-                         if part)
-        kind = 'error' if match['kind'] == 'fatal error' else match['kind']
-        result.append(Diagnostic(kind, name, normalize(match['text'], roots),
-                                 match['option'] or '', where))
-    return result
-
-
-def new_diagnostics(baseline, current):
-    """The diagnostics of *current* that *baseline* does not have.
-
-    Compared by key (no positions), counted: a warning the baseline has
-    once and *current* twice is new once.
-    """
-    left = collections.Counter(d.key for d in baseline)
-    new = []
-    for diag in current:
-        if left[diag.key] > 0:
-            left[diag.key] -= 1
-        else:
-            new.append(diag)
-    return new
-
+# --- the compile ------------------------------------------------------------
 
 CompileResult = collections.namedtuple(
     'CompileResult', 'returncode diagnostics output seconds deps')
@@ -589,25 +511,9 @@ def compile_file(cmd, tree, roots, depfile=None):
     proc = run(cmd, cwd=tree, env=compiler_env(), check=False, quiet=True)
     output = proc.stdout + proc.stderr
     found = read_depfile(depfile, tree) if depfile else None
-    return CompileResult(proc.returncode, parse_diagnostics(output, roots),
+    return CompileResult(proc.returncode,
+                         parse_diagnostics(output, roots, normalized=True),
                          output, time.monotonic() - start, found)
-
-
-def plural(count, word):
-    """``1 diagnostic``, ``2 diagnostics``."""
-    return f'{count} {word}{"s" if count != 1 else ""}'
-
-
-def summary(result, baseline=None):
-    """``compiles, 6 diagnostics (0 new)``: how one compile went."""
-    errors = [d for d in result.diagnostics if d.kind == 'error']
-    text = ('compiles' if result.returncode == 0
-            else f'does not compile ({plural(len(errors), "error")})')
-    text += ', ' + plural(len(result.diagnostics), 'diagnostic')
-    if baseline is not None:
-        new = new_diagnostics(baseline.diagnostics, result.diagnostics)
-        text += f' ({len(new)} new)'
-    return text
 
 
 # --- what the compiler sees -------------------------------------------------

@@ -17,72 +17,15 @@ import pytest
 
 from conftest import SCRIPT, commit_all, git, run_tool, write
 from pep433tool import check, cli, config, fetch, kqueue
+from pep433tool.diagnostics import Diagnostic
 from pep433tool.errors import PreconditionError
 from pep433tool.util import Paths
 
 MIRROR = 'http://mirror.example/debian'
 
-GCC_OUTPUT = """\
-/w/src/Modules/selectmodule.c: In function 'kqueue_tracking_init':
-/w/src/Modules/selectmodule.c:1988:35: warning: cast between incompatible \
-function types [-Wcast-function-type]
- 1988 |     "kqueue_tracking_after_fork", (PyCFunction)kqueue_tracking_after...
-      |                                   ^
-/w/src/Modules/selectmodule.c:2805:37: error: 'NOTE_REVOKE' undeclared \
-(first use in this function); did you mean 'NOTE_RENAME'?
-/w/src/Modules/selectmodule.c:2805:37: note: each undeclared identifier is \
-reported only once
-In file included from /w/src/Modules/selectmodule.c:60:
-/w/kq/usr/include/kqueue/sys/event.h:40:1: warning: odd header [-Wodd]
-/w/build/pyconfig.h:3:9: error: implicit declaration of function 'f' \
-[-Werror=implicit-function-declaration]
-cc1: warning: command-line option '-Wx' is valid for C++ only
-cc1: some warnings being treated as errors
-"""
-
-ROOTS = (('/w/src', ''), ('/w/build', '<build>/'), ('/w/kq', '<kqueue>/'))
-
-
-def test_parse_diagnostics():
-    diags = kqueue.parse_diagnostics(GCC_OUTPUT, ROOTS)
-    assert [(d.kind, d.file, d.option) for d in diags] == [
-        ('warning', 'Modules/selectmodule.c', '-Wcast-function-type'),
-        ('error', 'Modules/selectmodule.c', ''),
-        ('warning', '<kqueue>/usr/include/kqueue/sys/event.h', '-Wodd'),
-        ('error', '<build>/pyconfig.h',
-         '-Werror=implicit-function-declaration'),
-        ('warning', 'cc1', ''),
-    ]
-    assert diags[0].text == 'cast between incompatible function types'
-    assert diags[0].where == 'Modules/selectmodule.c:1988:35'
-    assert str(diags[1]).startswith(
-        "Modules/selectmodule.c:2805:37: error: 'NOTE_REVOKE' undeclared")
-    assert str(diags[0]).endswith(' [-Wcast-function-type]')
-    assert diags[4].where == 'cc1'
-
-
-def test_fatal_error_is_an_error():
-    (diag,) = kqueue.parse_diagnostics(
-        '/w/src/Modules/selectmodule.c:12:10: fatal error: sys/event.h: No '
-        'such file or directory\n', ROOTS)
-    assert diag.kind == 'error'
-    assert diag.text == 'sys/event.h: No such file or directory'
-
-
 def diag(text, line, option='-Wfoo', kind='warning',
          file='Modules/selectmodule.c'):
-    return kqueue.Diagnostic(kind, file, text, option, f'{file}:{line}:1')
-
-
-def test_new_diagnostics_ignore_line_numbers_and_count():
-    baseline = [diag('a is odd', 10), diag('b is odd', 20)]
-    moved = [diag('b is odd', 40), diag('a is odd', 30)]
-    assert kqueue.new_diagnostics(baseline, moved) == []
-    twice = moved + [diag('a is odd', 90)]
-    assert kqueue.new_diagnostics(baseline, twice) == [diag('a is odd', 90)]
-    other = [diag('a is odd', 10, option='-Wbar'),
-             diag('a is odd', 10, file='Include/x.h'), diag('c', 1)]
-    assert kqueue.new_diagnostics(baseline, other) == other
+    return Diagnostic(kind, file, text, option, f'{file}:{line}:1')
 
 
 def result(*diags, returncode=0, output=''):
@@ -109,6 +52,16 @@ def test_problems_and_summary():
     silent = result(returncode=1, output='gcc: internal compiler error\n')
     (problem,) = kqueue.problems_of('commit 4', silent, base)
     assert 'gcc: internal compiler error' in problem
+
+
+def test_compile_source_keeps_the_compilers_text(tmp_path):
+    report = (f'{tmp_path}/Modules/selectmodule.c:3:1: warning: previous  '
+              'definition at x.c:12:4 [-Wfoo]')
+    cmd = [sys.executable, '-c', f'import sys; sys.exit({report!r})']
+    compiled = kqueue.compile_source(cmd, tmp_path, ((tmp_path, ''),))
+    assert compiled.returncode == 1
+    assert compiled.diagnostics == [
+        diag('previous  definition at x.c:12:4', 3)]
 
 
 def test_compile_command():

@@ -71,6 +71,8 @@ def test_evidence_is_read_from_committed_reports(exported, tmp_path):
     assert ('(docs/audit-latest.md; base 3.13.5, 2026-12-01): 2 fd-creating '
             'call sites, 1 default, 1 own; 0 problems.') in cover
     assert 'Third-party code:\n- no committed report in docs/' in cover
+    assert ('- test --tsan: no report in docs/results/3.13.5/ for this '
+            'series') in cover
 
 
 def test_next_version_keeps_the_users_files(exported, tmp_path):

@@ -6,108 +6,33 @@ x86_64-w64-mingw32-gcc on tiny files (skipped where it is missing).
 
 import shutil
 import subprocess
+import sys
 
 import pytest
 
 from conftest import commit_all, git, write
 from pep433tool import check, cli, config, deps, windows
+from pep433tool.diagnostics import Diagnostic
 from pep433tool.errors import PreconditionError
 from pep433tool.util import Paths
 
 mingw = pytest.mark.skipif(shutil.which(config.WINDOWS_CC) is None,
                            reason=f'{config.WINDOWS_CC} is not installed')
 
-GCC_OUTPUT = """\
-In file included from Modules/posixmodule.c:14:
-Include/internal/pycore_time.h:200:12: warning: \u2018struct timeval\u2019 \
-declared inside parameter list will not be visible outside of this \
-definition or declaration
-Modules/posixmodule.c: In function \u2018os_pipe_impl\u2019:
-Modules/posixmodule.c:12292:34: warning: unused variable \u2018x\u2019 \
-[-Wunused-variable]
-Modules/posixmodule.c:285: warning: "IPPROTO_ICMP" redefined
-/tmp/pep433-windows-ab/shim/Rpc.h:3:1: error: expected ';' before 'enum'
-./Modules/x.c:9:2: fatal error: Foo.h: No such file or directory
-Modules/posixmodule.c:5:3: note: previous definition of 'x' at x.c:12:4
-<command-line>: error: stray '\\' in program
-compilation terminated.
-"""
-
-ROOTS = (('/tmp/pep433-windows-ab/shim', '<shim>/'),
-         ('/tmp/pep433-windows-ab/pyconfig', '<pyconfig>/'))
-
-
-# --- diagnostics ------------------------------------------------------------
-
-def test_parse_diagnostics():
-    diags = windows.parse_diagnostics(GCC_OUTPUT, ROOTS)
-    assert [(d.kind, d.file, d.option) for d in diags] == [
-        ('warning', 'Include/internal/pycore_time.h', ''),
-        ('warning', 'Modules/posixmodule.c', '-Wunused-variable'),
-        ('warning', 'Modules/posixmodule.c', ''),
-        ('error', '<shim>/Rpc.h', ''),
-        ('error', 'Modules/x.c', ''),          # ./ dropped, fatal: error
-        ('error', '<command-line>', ''),
-    ]
-    # ASCII quotes whatever the locale, notes left out
-    assert diags[0].text.startswith("'struct timeval' declared inside")
-    assert diags[1].text == "unused variable 'x'"
-    assert diags[1].where == 'Modules/posixmodule.c:12292:34'
-    assert diags[2].where == 'Modules/posixmodule.c:285'
-    assert str(diags[1]) == ("Modules/posixmodule.c:12292:34: warning: "
-                             "unused variable 'x' [-Wunused-variable]")
-
-
-def test_normalize_drops_positions_and_directories():
-    assert windows.normalize(
-        "previous  definition at Modules/x.c:12:4 and line 7",
-        ROOTS) == 'previous definition at Modules/x.c:N and line N'
-    assert windows.normalize(
-        "in /tmp/pep433-windows-ab/pyconfig/pyconfig.h", ROOTS) == \
-        'in <pyconfig>/pyconfig.h'
-    assert windows.normalize('\u2018a\u2019 \u201cb\u201d') == '\'a\' "b"'
-    # a number that is not a position stays
-    assert windows.normalize('array of 64 bytes') == 'array of 64 bytes'
-
-
 def D(text, where='Modules/x.c:1:1', kind='warning', file='Modules/x.c',
       option=''):
-    return windows.Diagnostic(kind, file, text, option, where)
-
-
-def test_new_diagnostics_ignore_lines_and_count():
-    base = [D('unused variable a', 'Modules/x.c:10:1'),
-            D('redefined', 'Modules/x.c:20')]
-    current = [D('redefined', 'Modules/x.c:25'),          # moved: same
-               D('unused variable a', 'Modules/x.c:99:1'),  # moved: same
-               D('unused variable a', 'Modules/x.c:120:1'),  # twice: new
-               D('unused variable b'),                       # other text
-               D('redefined', file='Modules/y.c'),           # other file
-               D('redefined', kind='error')]                 # other kind
-    new = windows.new_diagnostics(base, current)
-    assert [(d.text, d.file, d.kind) for d in new] == [
-        ('unused variable a', 'Modules/x.c', 'warning'),
-        ('unused variable b', 'Modules/x.c', 'warning'),
-        ('redefined', 'Modules/y.c', 'warning'),
-        ('redefined', 'Modules/x.c', 'error')]
-    assert windows.new_diagnostics(current, base) == []
+    return Diagnostic(kind, file, text, option, where)
 
 
 def result(diags, returncode=0, output=''):
     return windows.CompileResult(returncode, diags, output, 0.5, set())
 
 
-def test_summary_and_problems():
+def test_problems_of():
     base = result([D('a')])
     same = result([D('a', 'Modules/x.c:50:1')])
     worse = result([D('a'), D('b', 'Modules/x.c:7:3')])
     broken = result([D('a'), D('c', kind='error')], returncode=1)
-    assert windows.summary(base) == 'compiles, 1 diagnostic'
-    assert windows.summary(same, base) == 'compiles, 1 diagnostic (0 new)'
-    assert windows.summary(worse, base) == \
-        'compiles, 2 diagnostics (1 new)'
-    assert windows.summary(broken, base) == \
-        'does not compile (1 error), 2 diagnostics (1 new)'
     assert windows.problems_of('commit 1', 'Modules/x.c', same, base) == []
     (problem,) = windows.problems_of('commit 2', 'Modules/x.c', worse, base)
     assert problem.startswith('the Windows compile of Modules/x.c has 1 new '
@@ -120,6 +45,16 @@ def test_summary_and_problems():
         'commit 4', 'Modules/x.c', result([], 1, 'cc1: killed\n'),
         result([]))
     assert 'fails at commit 4' in problem and 'cc1: killed' in problem
+
+
+def test_compile_file_compares_normalized_diagnostics(tmp_path):
+    # a position in the text would make a moved line a new diagnostic
+    report = ("./Modules/x.c:3:1: warning: 'x' redefined at x.c:12:4")
+    cmd = [sys.executable, '-c', f'import sys; sys.exit({report!r})']
+    compiled = windows.compile_file(cmd, tmp_path, ())
+    assert compiled.returncode == 1
+    assert compiled.diagnostics == [D("'x' redefined at x.c:N",
+                                      'Modules/x.c:3:1')]
 
 
 # --- which files ------------------------------------------------------------
