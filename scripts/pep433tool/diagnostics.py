@@ -116,8 +116,8 @@ def summary(result, baseline=None, kind=None, no_new='0 new'):
     *result* and *baseline* have the ``returncode`` and ``diagnostics`` of
     a compile.  The diagnostics counted, and the new ones against
     *baseline* when it is given, are those of *kind* (``'warning'``: ``1
-    warning``), or all of them when it is None; *no_new* is what none new
-    reads as.
+    warning``), or all of them when it is None; *no_new* is what stands in
+    the parentheses when none is new.
     """
     def counted(diags):
         return [d for d in diags if kind is None or d.kind == kind]
