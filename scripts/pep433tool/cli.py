@@ -298,11 +298,11 @@ def build_parser():
                        const='tsan',
                        help='build baseline-tsan and patched-tsan instead: '
                             'free-threaded with --with-thread-sanitizer '
-                            '(for test --tsan; about 15 minutes)')
+                            '(for test --tsan)')
 
     p = add('docs', _cmd_docs,
             'build the HTML docs of both trees, compare the warnings',
-            'Build the HTML documentation of the baseline (v3.13.5) and of '
+            'Build the HTML documentation of the baseline (v<version>) and of '
             'the patched tree (branch pep433, or --ref) as CPython\'s '
             '`make -C Doc html` does: sphinx-build --builder html '
             '--nitpicky --keep-going --jobs N --warning-file FILE, with '
@@ -319,11 +319,7 @@ def build_parser():
             'message), without line numbers: the ones the patched tree adds '
             'are listed (exit 1), and, for information, the ones it '
             'removes. Lists in docs/warnings-<name>.txt and '
-            'docs/warnings-compare.txt. Times measured on 2 cores: a first '
-            'full build takes about 75 s for the baseline and 90 s for '
-            'the patched tree (plus about 10 s, once, to create the '
-            'venv), a rerun with no change 3 s per tree, a rerun after '
-            'a change to one page about 6 s.')
+            'docs/warnings-compare.txt. How long it takes: docs/tool.md.')
     p.add_argument('--only', choices=('baseline', 'patched'),
                    help='build only one tree (compared with the last build '
                         'of the other, if any)')
@@ -369,8 +365,8 @@ def build_parser():
                             '--tests) on the ThreadSanitizer build (build '
                             '--tsan), modes %s, with CPython\'s suppression '
                             'file; fail on a failed test or on a report with '
-                            'a frame on a line the series changes (about 10 '
-                            'minutes)' % ', '.join(config.TSAN_MODES))
+                            'a frame on a line the series changes'
+                            % ', '.join(config.TSAN_MODES))
     p.add_argument('--mode', action='append',
                    choices=(config.TEST_MODES + config.REFLEAK_MODES
                             + config.FT_MODES),
@@ -497,9 +493,8 @@ def build_parser():
             'ratios.png into the output folder. pyperf, pyperformance and '
             'matplotlib are installed into <workdir>/venv from '
             'scripts/requirements-dev.txt. A missed target is reported, '
-            'not an error (exit 0). The full run takes about 22 minutes '
-            'on 2 cores (--quick: 4); run it on a quiet machine '
-            '(load average below ~0.5). --suite runs pyperformance alone, '
+            'not an error (exit 0). Run it on a quiet machine (how long: '
+            'docs/performance.md). --suite runs pyperformance alone, '
             'on its whole default suite; --combine pools the runs of '
             'several output folders into one report.')
     p.add_argument('--quick', action='store_true',
@@ -514,16 +509,15 @@ def build_parser():
                    help='skip pyperformance (micro-benchmarks and system '
                         'calls only)')
     p.add_argument('--no-instructions', action='store_true',
-                   help='skip the instruction counts (callgrind, about 2.5 '
-                        'minutes)')
+                   help='skip the instruction counts (callgrind)')
     p.add_argument('--benchmarks', '-b', metavar='LIST',
                    help='pyperformance benchmarks, comma-separated '
-                        '(default: the list in the README)')
+                        '(default: the list in docs/performance.md)')
     p.add_argument('--suite', metavar='all|LIST',
                    help='pyperformance alone (no micro-benchmarks, system '
                         'calls or instructions), on its whole default suite '
-                        '("all": the benchmarks of `pyperformance list`, 88 '
-                        'with pyperformance 1.14) or on LIST '
+                        '("all": the benchmarks of `pyperformance list`) or '
+                        'on LIST '
                         '(comma-separated): baseline vs patched in '
                         'interleaved --fast passes with --same-loops, '
                         'compare_to, the geometric mean and the spread of '
@@ -531,13 +525,9 @@ def build_parser():
                         'here is listed in the report with pyperformance\'s '
                         'reason; each one outside 1.00 +- 0.02 runs once more '
                         'under strace, which counts the fds its loop '
-                        'creates. Time here (2 cores): 30 minutes a pass, '
-                        'measured, so about 2 hours for the default 2 passes '
-                        'of each build (ABBA) and 1 hour for --passes 1 '
-                        '(AB), plus a few minutes of strace counts; the '
-                        'first run also installs the benchmarks\' '
-                        'requirements into <workdir>/bench/venv (network; '
-                        'not estimated)')
+                        'creates. The first run installs the benchmarks\' '
+                        'requirements into <workdir>/bench/venv; how long a '
+                        'pass takes: docs/performance.md')
     p.add_argument('--passes', type=int, metavar='N',
                    help='pyperformance passes of each build, in ABBA order '
                         '(default: 4, ABBAABBA; 1 with --quick; 2, ABBA, '
@@ -579,10 +569,9 @@ def build_parser():
             'printed), an own site that follows the default (statically or '
             'as traced), or an own call of a wrapper that does not always '
             'set the flag; stale entries are only warned about. '
-            'The static part takes about 5 s; the dynamic workload (%d test '
-            'modules, about 2,500 traced processes) about 5 minutes on 2 '
-            'cores (measured: 285-299 s with -j2). Test failures under the '
-            'tracer are logged, not counted.'
+            'The dynamic workload runs %d test modules under the tracer; '
+            'test failures there are logged, not counted (how long it '
+            'takes: docs/audit.md).'
             % len(dict.fromkeys(config.TEST_SUBSET + config.AUDIT_WORKLOAD)))
     group = p.add_mutually_exclusive_group()
     group.add_argument('--static-only', action='store_true',
@@ -626,8 +615,8 @@ def build_parser():
             'fork+execv, in the three modes (installs openssl and valgrind '
             'with apt-get when missing). Writes report.md, the junit XML, '
             'logs and census files into the output folder. Exit 1 when a '
-            'confirmed difference has no explanation in the data file. '
-            'The full run takes about 20 minutes on 2 cores (--quick: 6).')
+            'confirmed difference has no explanation in the data file '
+            '(how long it takes: docs/impact.md).')
     group = p.add_mutually_exclusive_group()
     group.add_argument('--quick', action='store_true',
                        help='only the quick packages of the data file (sh, '

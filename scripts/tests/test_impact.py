@@ -152,7 +152,8 @@ def test_cli_unknown_package_exit_3(tmp_path, capsys):
 def test_help_gives_the_times():
     text = cli.build_parser()._subparsers._group_actions[0].choices[
         'impact'].format_help()
-    assert 'minutes' in text and '--quick' in text and '--packages' in text
+    assert 'docs/impact.md' in text and '--quick' in text \
+        and '--packages' in text
 
 
 # --- junit and the per-case comparison ---------------------------------------
