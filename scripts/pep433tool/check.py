@@ -81,7 +81,7 @@ def check_builds(paths, repo, jobs=None, ci=True):
             return problems + [f'{where} does not build: {exc}']
         if ci:
             problems += ci_checks(where, src, builddir, base_report, repo,
-                                  commit)
+                                  commit, paths.base.tag)
     log.info('check (b): each of the %d commits builds', len(commits))
     if ci and not problems:
         log.info('check (h): the ABI keeps its public types and '
@@ -90,7 +90,7 @@ def check_builds(paths, repo, jobs=None, ci=True):
     return problems
 
 
-def ci_checks(where, src, builddir, base_report, repo, commit):
+def ci_checks(where, src, builddir, base_report, repo, commit, base_tag):
     """(h) at one commit: problems of the ABI, c-globals and patchcheck's
     whitespace checks."""
     problems = []
@@ -105,7 +105,8 @@ def ci_checks(where, src, builddir, base_report, repo, commit):
             tabs_before[path] = proc.stdout.count('\t') \
                 if proc.returncode == 0 else 0
     problems += [f'{where}: {problem}' for problem in cichecks.patchcheck(
-        src, builddir / 'python', changed, tabs_before)]
+        src, builddir / 'python', changed, tabs_before,
+        env=cichecks.python_env(builddir))]
     public, internal = cichecks.new_abi_changes(
         base_report, cichecks.abidiff(src, builddir))
     if public:
@@ -119,8 +120,15 @@ def ci_checks(where, src, builddir, base_report, repo, commit):
                  '%s', where, len(internal),
                  (' (members inserted or removed: ' + ', '.join(members)
                   + ')') if members else '')
+    # The C files the series has changed so far (not their generated
+    # clinic output): the globals it can have added are there.
+    files = [path for path in gitutil.out(
+        repo, 'diff', '--name-only', base_tag, commit, '--', '*.c'
+        ).splitlines() if '/clinic/' not in path]
+    if not any(path.endswith(('.c', '.h')) for path in changed):
+        return problems     # no C change: the last commit's result holds
     failures, report = cichecks.c_globals(src, builddir,
-                                          builddir / 'python')
+                                          builddir / 'python', files)
     if failures:
         problems.append(f'{where}: check-c-globals reports {failures} '
                         'failures:\n    ' + report.replace('\n', '\n    '))

@@ -16,6 +16,7 @@ debug information, as CPython's ABI job builds:
 """
 
 import logging
+import os
 import re
 import shutil
 from pathlib import Path
@@ -37,6 +38,14 @@ PACKAGES = ('abigail-tools', 'libgdbm-compat-dev')
 _LOCATION = re.compile(r' at [\w./-]+:\d+:\d+')
 _FILTERED = re.compile(r'\s*\(\d+ filtered\)')
 _COUNTED = re.compile(r'^\d+ (\w+?)s? (?=with )')
+
+
+def python_env(builddir):
+    """The environment in which the shared build's ./python runs."""
+    env = dict(os.environ)
+    env['LD_LIBRARY_PATH'] = os.pathsep.join(
+        filter(None, [str(builddir), env.get('LD_LIBRARY_PATH')]))
+    return env
 
 
 def abi_dump(src):
@@ -126,9 +135,10 @@ def insertions(lines):
     return sorted(set(found))
 
 
-def c_globals(src, builddir, python):
-    """Run the c-analyzer's check-c-globals in *src*; return (failures,
-    the report's tail)."""
+def c_globals(src, builddir, python, files=()):
+    """Run the c-analyzer's check-c-globals in *src* (on *files* only, when
+    given: the whole tree takes minutes a run); return (failures, the
+    report's tail)."""
     src, builddir = Path(src), Path(builddir)
     added = []
     try:
@@ -141,8 +151,8 @@ def c_globals(src, builddir, python):
                 shutil.copyfile(builddir / rel, target)
                 added.append(target)
         proc = run([python, 'Tools/c-analyzer/check-c-globals.py',
-                    '--format', 'summary'], cwd=src, check=False,
-                   quiet=True)
+                    '--format', 'summary', *files], cwd=src, check=False,
+                   quiet=True, env=python_env(builddir))
     finally:
         for path in added:
             path.unlink(missing_ok=True)
@@ -171,7 +181,7 @@ for path in sys.argv[1:]:
 '''
 
 
-def patchcheck(src, python, changed, tabs_before):
+def patchcheck(src, python, changed, tabs_before, env=None):
     """Tools/patchcheck's whitespace checks on the files one commit
     changes, in *src*: a .py file that reindent.py would fix, a .c or .h
     file with more tab characters than before the commit (*tabs_before*:
@@ -183,7 +193,7 @@ def patchcheck(src, python, changed, tabs_before):
                 and (src / path).is_file()]
     if py_files:
         proc = run([python, '-c', _REINDENT, *py_files], cwd=src,
-                   check=False, quiet=True)
+                   check=False, quiet=True, env=env)
         if proc.returncode != 0:
             raise PreconditionError('reindent.py failed: '
                                     + proc.stderr.strip()[-800:])
