@@ -97,6 +97,23 @@ def make_base(path):
     return path
 
 
+def fake_checkout(tmp_path, files):
+    """A work dir (Paths, base 3.13.5) whose cpython/ is a git repository
+    of *files* ({path: text}), committed and tagged v3.13.5, on branch
+    pep433; return (paths, repo)."""
+    from pep433tool import config
+    paths = Paths(workdir=tmp_path / 'work', repo=tmp_path / 'project',
+                  base='3.13.5')
+    repo = paths.workdir / 'cpython'
+    repo.mkdir(parents=True)
+    git(repo, 'init', '-q', '-b', config.BRANCH)
+    for rel, text in files.items():
+        write(repo, rel, text)
+    commit_all(repo, 'Python 3.13.5')
+    git(repo, 'tag', 'v3.13.5')
+    return paths, repo
+
+
 def commit_all(repo, message, date='2026-01-02T03:04:05+01:00'):
     git(repo, 'add', '-A')
     git(repo, 'commit', '-q', '-m', message,

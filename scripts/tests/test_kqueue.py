@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SCRIPT, commit_all, git, run_tool, write
+from conftest import SCRIPT, commit_all, fake_checkout, git, run_tool, write
 from pep433tool import check, cli, config, fetch, kqueue
 from pep433tool.diagnostics import Diagnostic
 from pep433tool.errors import PreconditionError
@@ -272,14 +272,8 @@ int kqueue_tracking;   /* WARN: cast between incompatible function types */
 
 def fake_series(tmp_path):
     """Work dir with a fake 3.13.5 checkout, series and patched build."""
-    paths = Paths(workdir=tmp_path / 'work', repo=tmp_path / 'project',
-                  base='3.13.5')
-    repo = paths.workdir / 'cpython'
-    repo.mkdir(parents=True)
-    git(repo, 'init', '-q', '-b', config.BRANCH)
-    write(repo, 'Modules/selectmodule.c', SELECT_BASE)
-    commit_all(repo, 'Python 3.13.5')
-    git(repo, 'tag', 'v3.13.5')
+    paths, repo = fake_checkout(tmp_path,
+                                {'Modules/selectmodule.c': SELECT_BASE})
     write(repo, 'Modules/selectmodule.c', '/* moved */\n' + SELECT_BASE)
     commit_all(repo, 'Same warning, another line')
     write(repo, 'Modules/selectmodule.c',

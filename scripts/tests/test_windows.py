@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import commit_all, git, write
+from conftest import commit_all, fake_checkout, git, write
 from pep433tool import check, cli, config, deps, windows
 from pep433tool.diagnostics import Diagnostic
 from pep433tool.errors import PreconditionError
@@ -369,18 +369,12 @@ int make_pipe(int cloexec) { return undeclared_on_windows(cloexec); }
 def fake_windows_series(tmp_path):
     """A fake checkout whose series changes Windows code, commit by
     commit: a moved base warning, a new warning, an error, fixed."""
-    paths = Paths(workdir=tmp_path / 'work', repo=tmp_path / 'project',
-                  base='3.13.5')
-    repo = paths.workdir / 'cpython'
-    repo.mkdir(parents=True)
-    git(repo, 'init', '-q', '-b', config.BRANCH)
-    write(repo, 'PC/pyconfig.h.in', PYCONFIG)
-    write(repo, 'PCbuild/pythoncore.vcxproj', PROJECT.replace(
-        '..\\Modules\\posixmodule.c', '..\\Python\\fileutils.c'))
-    write(repo, 'Python/fileutils.c', FILEUTILS)
-    write(repo, 'Lib/os.py', 'import sys\n')
-    commit_all(repo, 'Python 3.13.5')
-    git(repo, 'tag', 'v3.13.5')
+    paths, repo = fake_checkout(tmp_path, {
+        'PC/pyconfig.h.in': PYCONFIG,
+        'PCbuild/pythoncore.vcxproj': PROJECT.replace(
+            '..\\Modules\\posixmodule.c', '..\\Python\\fileutils.c'),
+        'Python/fileutils.c': FILEUTILS,
+        'Lib/os.py': 'import sys\n'})
     write(repo, 'Python/fileutils.c', '/* moved */\n' + FILEUTILS)
     commit_all(repo, 'Same warning, another line')
     new_warning = FILEUTILS.replace('    HANDLE r, w;',
