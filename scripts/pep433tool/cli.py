@@ -233,8 +233,7 @@ def build_parser():
     add('apply', _cmd_apply, 'build branch pep433 from patches/<version>/',
         'Create branch pep433 at v<version> in the checkout and apply the '
         'patches listed in patches/<version>/series with plain git am (no '
-        'fuzz), plus '
-        'each patch\'s new files (New-File trailers), one commit per patch, '
+        'fuzz) and nothing else, one commit per patch, '
         'with reproducible hashes. A no-op if the branch already matches '
         'patches/. Refuses a dirty tree, a git am in progress and a branch '
         'with commits that were neither applied nor exported (export them '

@@ -27,10 +27,9 @@ BASE_IDENTITY = ('PEP 433 tooling', 'pep433-tooling@localhost')
 #: Committer of the commits `apply` creates.
 COMMITTER = BASE_IDENTITY
 
-#: A file a commit adds under one of these directories is kept whole in the
-#: project repository instead of in the patch.
+#: A file a commit adds under one of these directories is also written
+#: whole into the project repository (the readable new-file tree).
 NEW_FILE_DIRS = ('Lib/', 'Modules/', 'Doc/', 'Misc/')
-NEW_FILE_TRAILER = 'New-File'
 BUG_TRAILER = 'Bug: bpo-17036'
 
 BUILD_DEPS = ('build-essential', 'pkg-config', 'libssl-dev', 'libffi-dev',

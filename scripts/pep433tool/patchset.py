@@ -74,9 +74,13 @@ def linear_commits(repo, base, branch=config.BRANCH, hint_base=None):
             '...); a patch series must be linear',
             hint=f'git -C {repo} rebase {base} {branch}')
     commits = gitutil.commits(repo, f'{base}..{branch}')
-    empty = [commit for commit in commits
-             if gitutil.out(repo, 'rev-parse', commit + '^{tree}')
-             == gitutil.out(repo, 'rev-parse', commit + '^^{tree}')]
+    # The series is linear: each commit's parent tree is the previous
+    # commit's (the base's for the first), so one listing of trees does.
+    trees = gitutil.out(repo, 'log', '--reverse', '--format=%T',
+                        f'{base}..{branch}').split()
+    previous = [gitutil.out(repo, 'rev-parse', base + '^{tree}')] + trees
+    empty = [commit for commit, tree, before in zip(commits, trees, previous)
+             if tree == before]
     if empty:
         raise PreconditionError(
             f'{base}..{branch} has commits that change nothing '
