@@ -120,13 +120,13 @@ def ci_checks(where, src, builddir, base_report, repo, commit, base_tag):
                  '%s', where, len(internal),
                  (' (members inserted or removed: ' + ', '.join(members)
                   + ')') if members else '')
+    if not any(path.endswith(('.c', '.h')) for path in changed):
+        return problems     # no C change: the last commit's result holds
     # The C files the series has changed so far (not their generated
     # clinic output): the globals it can have added are there.
     files = [path for path in gitutil.out(
         repo, 'diff', '--name-only', base_tag, commit, '--', '*.c'
         ).splitlines() if '/clinic/' not in path]
-    if not any(path.endswith(('.c', '.h')) for path in changed):
-        return problems     # no C change: the last commit's result holds
     failures, report = cichecks.c_globals(src, builddir,
                                           builddir / 'python', files)
     if failures:
