@@ -6,8 +6,11 @@ kqueue) and every fd an asyncio event loop creates for its own machinery
 start_server(), the sockets it accepts, the sockets it creates for
 create_connection(), open_connection(), create_unix_connection() and
 create_datagram_endpoint()) are close-on-exec.  A socket the caller passes
-in (sock=) keeps its flag.  Each test runs under both defaults, and an exec'd
-child is checked not to hold the fds, identified by (st_dev, st_ino).
+in (sock=) keeps its flag; the sockets accepted on it are asyncio's own, even
+when its class has the accept() of Python 3.13, without cloexec, and so are
+the sockets asyncio creates when gevent or eventlet have replaced
+socket.socket.  Each test runs under both defaults, and an exec'd child is
+checked not to hold the fds, identified by (st_dev, st_ino).
 """
 
 import asyncio
@@ -21,7 +24,7 @@ import unittest
 from test import support
 from test.support import os_helper, socket_helper
 from test.support.cloexec_helper import get_flag
-from test.test_cloexec_stdlib import BothDefaults
+from test.test_cloexec_stdlib import BothDefaults, Socket313, socket313
 
 if not hasattr(os, 'fork') or sys.platform == 'win32':
     raise unittest.SkipTest('POSIX fd inheritance only')
@@ -270,6 +273,64 @@ class AsyncioTests(BothDefaults, unittest.TestCase):
 
     def test_sock_passed_in(self):
         self.under_both_defaults(self.check_sock_passed_in)
+
+    def check_sock_accept_313(self):
+        # A listener whose accept() has the signature of Python 3.13
+        async def main():
+            loop = asyncio.get_running_loop()
+            with Socket313() as listener:
+                listener.bind((HOST, 0))
+                listener.listen()
+                listener.setblocking(False)
+                with socket.create_connection(listener.getsockname()):
+                    conn, _ = await asyncio.wait_for(
+                        loop.sock_accept(listener), support.SHORT_TIMEOUT)
+                    with conn:
+                        self.assertTrue(get_flag(conn.fileno()))
+                        self.assertEqual(held_by_child([conn.fileno()]), [])
+        run(main())
+
+    def test_sock_accept_313(self):
+        self.under_both_defaults(self.check_sock_accept_313)
+
+    def check_start_server_sock_313(self):
+        # start_server(sock=) with a listener whose accept() has the
+        # signature of Python 3.13: asyncio accepts on it as on 3.13
+        accepted = []
+
+        async def handle(reader, writer):
+            accepted.append(get_flag(writer.get_extra_info('socket')
+                                     .fileno()))
+            writer.write(await reader.read(1))
+            await close_writer(writer)
+
+        async def main():
+            listener = Socket313()
+            listener.bind((HOST, 0))
+            server = await asyncio.start_server(handle, sock=listener)
+            try:
+                reader, writer = await asyncio.open_connection(
+                    *listener.getsockname())
+                writer.write(b'x')
+                self.assertEqual(await asyncio.wait_for(
+                    reader.read(1), support.SHORT_TIMEOUT), b'x')
+                await close_writer(writer)
+            finally:
+                await close_server(server)
+
+        run(main())
+        self.assertEqual(accepted, [True])
+
+    def test_start_server_sock_313(self):
+        self.under_both_defaults(self.check_start_server_sock_313)
+
+    def check_tcp_socket313(self):
+        # socket.socket replaced by a class without the cloexec keyword
+        with socket313():
+            self.check_tcp()
+
+    def test_tcp_socket313(self):
+        self.under_both_defaults(self.check_tcp_socket313)
 
 
 if __name__ == '__main__':

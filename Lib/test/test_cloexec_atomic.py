@@ -27,6 +27,7 @@ import time
 import unittest
 from test import support
 from test.support import import_helper, os_helper, threading_helper
+from test.support.script_helper import assert_python_ok
 from test.support.cloexec_helper import default_cloexec, get_flag
 
 LS = '/bin/ls'
@@ -126,6 +127,30 @@ class AtomicityStressTest(unittest.TestCase):
         while not leaks and time.monotonic() < deadline:
             leaks = self.stress(200, stop_at_first_leak=True)
         self.assertTrue(leaks, 'no leak seen without the atomic flag')
+
+
+@support.cpython_only
+class SwitchTest(unittest.TestCase):
+    # The test-only switch changes how os.open() sets the flag, never
+    # whether: O_CLOEXEC in flags still asks for it, and fd 0 (Rule 2)
+    # stays inheritable.  Run in a child, which may close its fd 0.
+
+    def test_switch_keeps_the_rules(self):
+        import_helper.import_module('_testinternalcapi')
+        code = """if 1:
+            import os, _testinternalcapi
+            _testinternalcapi.set_cloexec_atomic(False)
+            os.close(0)
+            flags = os.O_RDONLY | os.O_CLOEXEC
+            fd = os.open(os.devnull, flags)
+            assert fd == 0, fd
+            print(os.get_cloexec(fd), end=' ')
+            print(os.get_cloexec(os.open(os.devnull, flags)), end=' ')
+            print(os.get_cloexec(os.open(os.devnull, os.O_RDONLY,
+                                         cloexec=True)))
+        """
+        rc, out, err = assert_python_ok('-c', code)
+        self.assertEqual(out.decode().split(), ['False', 'True', 'True'])
 
 
 @threading_helper.requires_working_threading()

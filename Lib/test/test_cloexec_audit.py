@@ -13,11 +13,14 @@ multiprocessing's resource sharer, the probe socket of
 socket.has_dualstack_ipv6(), ftplib's data-port listener, and the REPL's
 copies of the console fds and the temporary file of its pager.  Each is
 checked with fcntl(F_GETFD) under both defaults, and an exec'd child is
-checked not to hold it, identified by (st_dev, st_ino).
+checked not to hold it, identified by (st_dev, st_ino).  The sockets are
+checked again with socket.socket replaced, as gevent and eventlet do, by a
+class with the signatures of Python 3.13, without cloexec.
 """
 
 import builtins
 import contextlib
+import errno
 import http.client
 import json
 import os
@@ -32,7 +35,7 @@ from test import support
 from test.support import os_helper, socket_helper
 from test.support.cloexec_helper import get_flag, inherited_fds
 from test.test_cloexec_asyncio import held_by_child
-from test.test_cloexec_stdlib import BothDefaults
+from test.test_cloexec_stdlib import BothDefaults, Socket313, socket313
 
 if not hasattr(os, 'fork') or sys.platform == 'win32':
     raise unittest.SkipTest('POSIX fd inheritance only')
@@ -163,6 +166,13 @@ class IdleRpcTests(BothDefaults, unittest.TestCase):
     def test_rpc_client(self):
         self.under_both_defaults(self.check_rpc_client)
 
+    def check_rpc_client_socket313(self):
+        with socket313():
+            self.check_rpc_client()
+
+    def test_rpc_client_socket313(self):
+        self.under_both_defaults(self.check_rpc_client_socket313)
+
 
 class MultiprocessingResourceSharerTests(BothDefaults, unittest.TestCase):
     # DupSocket is Windows' (DupFd, elsewhere, is test_cloexec_stdlib's)
@@ -193,13 +203,14 @@ class MultiprocessingResourceSharerTests(BothDefaults, unittest.TestCase):
 class SocketProbeTests(BothDefaults, unittest.TestCase):
 
     @unittest.skipUnless(socket.has_ipv6, 'need IPv6')
-    def check_dualstack_probe(self):
+    def check_dualstack_probe(self, base=socket.socket):
         seen = []
 
-        class Spy(socket.socket):
-            def __init__(self, *args, **kwargs):
-                super().__init__(*args, **kwargs)
+        class Spy(base):
+            # the flag when the probe uses the socket
+            def setsockopt(self, *args):
                 seen.append(get_flag(self.fileno()))
+                return super().setsockopt(*args)
 
         with support.swap_attr(socket, 'socket', Spy):
             socket.has_dualstack_ipv6()
@@ -208,10 +219,17 @@ class SocketProbeTests(BothDefaults, unittest.TestCase):
     def test_dualstack_probe(self):
         self.under_both_defaults(self.check_dualstack_probe)
 
+    def test_dualstack_probe_socket313(self):
+        self.under_both_defaults(
+            lambda: self.check_dualstack_probe(base=Socket313))
+
 
 class FtplibTests(BothDefaults, unittest.TestCase):
 
-    def check_makeport(self):
+    def makeport(self, family=socket.AF_INET, host=HOST,
+                 during=contextlib.nullcontext()):
+        """Return the data-port listener of ftplib.FTP.makeport(), called
+        in the context manager during."""
         import ftplib
 
         class FTP(ftplib.FTP):
@@ -221,15 +239,49 @@ class FtplibTests(BothDefaults, unittest.TestCase):
             sendeprt = sendport
 
         ftp = FTP()
-        with socket.socket() as control:
-            control.bind((HOST, 0))
+        with socket.socket(family) as control:
+            control.bind((host, 0))
             ftp.sock, ftp.af = control, control.family
-            with ftp.makeport() as listener:
-                self.assertTrue(get_flag(listener.fileno()))
-                self.assertEqual(held_by_child([listener.fileno()]), [])
+            with during:
+                return ftp.makeport()
+
+    def check_makeport(self):
+        with self.makeport() as listener:
+            self.assertTrue(get_flag(listener.fileno()))
+            self.assertEqual(held_by_child([listener.fileno()]), [])
 
     def test_makeport(self):
         self.under_both_defaults(self.check_makeport)
+
+    def check_makeport_socket313(self):
+        with self.makeport(during=socket313()) as listener:
+            self.assertIsInstance(listener, Socket313)
+            self.assertTrue(get_flag(listener.fileno()))
+
+    def test_makeport_socket313(self):
+        self.under_both_defaults(self.check_makeport_socket313)
+
+    @unittest.skipUnless(socket_helper.IPV6_ENABLED, 'need IPv6')
+    def test_makeport_ipv6_options(self):
+        # The listener is socket.create_server()'s, with every option it sets
+        with self.makeport(socket.AF_INET6, socket_helper.HOSTv6) as listener:
+            self.assertTrue(get_flag(listener.fileno()))
+            self.assertEqual(listener.family, socket.AF_INET6)
+            self.assertEqual(listener.getsockopt(socket.IPPROTO_IPV6,
+                                                 socket.IPV6_V6ONLY), 1)
+            self.assertTrue(listener.getsockopt(socket.SOL_SOCKET,
+                                                socket.SO_REUSEADDR))
+
+    def test_makeport_bind_error(self):
+        # The error of bind() names the address, as create_server() does
+        class NoBind(socket.socket):
+            def bind(self, address):
+                raise OSError(errno.EADDRINUSE, 'in use')
+
+        with self.assertRaises(OSError) as cm:
+            self.makeport(during=support.swap_attr(socket, 'socket', NoBind))
+        self.assertEqual(cm.exception.errno, errno.EADDRINUSE)
+        self.assertIn('while attempting to bind on address', str(cm.exception))
 
 
 class ReplTests(BothDefaults, unittest.TestCase):

@@ -5,6 +5,12 @@ socketserver (and so http.server and xmlrpc.server), tempfile, pty and
 multiprocessing create for their own machinery are close-on-exec, so that
 no child process started with close_fds=False (or by os.exec*()) keeps
 them.  Each test runs under both defaults.
+
+The objects these modules create their fds with may be the caller's: a
+listening socket wrapped by ssl, a socket.socket subclass written for Python
+3.13, or socket.socket replaced by gevent or eventlet with a class with the
+signatures of 3.13, which have no cloexec keyword.  Such code works as it did
+on 3.13, and the fds are still close-on-exec.
 """
 
 import contextlib
@@ -18,6 +24,11 @@ from test import support
 from test.support import cloexec_helper, os_helper, socket_helper
 from test.support.cloexec_helper import get_flag
 
+try:
+    import ssl
+except ImportError:
+    ssl = None
+
 if not hasattr(os, 'fork') or sys.platform == 'win32':
     raise unittest.SkipTest('POSIX fd inheritance only')
 
@@ -30,6 +41,29 @@ class BothDefaults:
             with self.subTest(default=default):
                 with cloexec_helper.default_cloexec(default):
                     check()
+
+
+class Socket313(socket.socket):
+    """socket.socket with the signatures of Python 3.13, without cloexec.
+
+    gevent and eventlet replace socket.socket with such a class, and code
+    written for 3.13 subclasses socket.socket so.
+    """
+
+    def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
+        super().__init__(family, type, proto, fileno)
+
+    def accept(self):
+        fd, addr = self._accept()
+        return Socket313(self.family, self.type, self.proto, fileno=fd), addr
+
+
+@contextlib.contextmanager
+def socket313():
+    """Replace socket.socket with Socket313, as gevent's monkey-patching
+    does, for the block."""
+    with support.swap_attr(socket, 'socket', Socket313):
+        yield
 
 
 @support.requires_subprocess()
@@ -150,6 +184,97 @@ class SocketserverTests(BothDefaults, unittest.TestCase):
     def test_http_and_xmlrpc(self):
         self.under_both_defaults(self.check_http_and_xmlrpc)
 
+    def check_tcp_socket313(self):
+        # socket.socket replaced by a class without the cloexec keyword
+        with socket313():
+            self.check_tcp()
+
+    def test_tcp_socket313(self):
+        self.under_both_defaults(self.check_tcp_socket313)
+
+    @unittest.skipIf(ssl is None, 'need ssl')
+    def check_https_server(self):
+        # The documented way to serve HTTPS: the listening socket replaced
+        # by an ssl.SSLSocket, whose accept() socketserver calls
+        import http.client
+        import http.server
+        certfile = os.path.join(os.path.dirname(__file__), 'certdata',
+                                'keycert.pem')
+        server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_context.load_cert_chain(certfile)
+        client_context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        client_context.check_hostname = False
+        client_context.verify_mode = ssl.CERT_NONE
+        seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                seen.append(get_flag(self.request.fileno()))
+                self.send_response(200)
+                self.send_header('Content-Length', '2')
+                self.end_headers()
+                self.wfile.write(b'ok')
+
+            def log_message(self, *args):
+                pass
+
+        responses = []
+
+        def client(address):
+            conn = http.client.HTTPSConnection(
+                *address, context=client_context,
+                timeout=support.SHORT_TIMEOUT)
+            try:
+                conn.request('GET', '/')
+                responses.append(conn.getresponse().read())
+            finally:
+                conn.close()
+
+        with http.server.HTTPServer((socket_helper.HOST, 0),
+                                    Handler) as httpd:
+            httpd.socket = server_context.wrap_socket(httpd.socket,
+                                                      server_side=True)
+            httpd.timeout = support.SHORT_TIMEOUT
+            self.assertTrue(get_flag(httpd.fileno()))
+            thread = threading.Thread(target=client,
+                                      args=(httpd.server_address,))
+            thread.start()
+            try:
+                # serve_forever() would die here: serve one request
+                httpd.handle_request()
+            finally:
+                # closing the listener ends a client still waiting
+                httpd.server_close()
+                thread.join(support.SHORT_TIMEOUT)
+        self.assertEqual(responses, [b'ok'])
+        self.assertEqual(seen, [True])
+
+    def test_https_server(self):
+        self.under_both_defaults(self.check_https_server)
+
+    @unittest.skipIf(ssl is None, 'need ssl')
+    def check_ssl_accept(self):
+        # SSLSocket.accept() takes cloexec, and passes it on
+        certfile = os.path.join(os.path.dirname(__file__), 'certdata',
+                                'keycert.pem')
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certfile)
+        with socket.create_server((socket_helper.HOST, 0)) as plain:
+            with context.wrap_socket(plain, server_side=True,
+                                     do_handshake_on_connect=False) as sock:
+                for cloexec in (None, False, True):
+                    with socket.create_connection(sock.getsockname()):
+                        conn, _ = sock.accept(cloexec=cloexec)
+                        with conn:
+                            self.assertIsInstance(conn, ssl.SSLSocket)
+                            expected = (sys.getdefaultcloexec()
+                                        if cloexec is None else cloexec)
+                            self.assertEqual(get_flag(conn.fileno()),
+                                             expected)
+
+    def test_ssl_accept(self):
+        self.under_both_defaults(self.check_ssl_accept)
+
 
 class TempfileTests(BothDefaults, unittest.TestCase):
 
@@ -234,6 +359,14 @@ class MultiprocessingConnectionTests(BothDefaults, unittest.TestCase):
     def test_listener(self):
         self.under_both_defaults(self.check_listener)
 
+    def check_listener_socket313(self):
+        # socket.socket replaced by a class without the cloexec keyword
+        with socket313():
+            self.check_listener()
+
+    def test_listener_socket313(self):
+        self.under_both_defaults(self.check_listener_socket313)
+
     @unittest.skipUnless(hasattr(socket, 'AF_UNIX'), 'need AF_UNIX')
     def check_recvfds(self):
         from multiprocessing import reduction
@@ -250,6 +383,73 @@ class MultiprocessingConnectionTests(BothDefaults, unittest.TestCase):
 
     def test_recvfds(self):
         self.under_both_defaults(self.check_recvfds)
+
+    @unittest.skipUnless(hasattr(socket, 'AF_UNIX'), 'need AF_UNIX')
+    def check_recvfds_313(self):
+        # A socket whose recvmsg() has the signature of Python 3.13
+        from multiprocessing import reduction
+
+        class Recvmsg313(socket.socket):
+            def recvmsg(self, bufsize, ancbufsize=0, flags=0):
+                return super().recvmsg(bufsize, ancbufsize, flags)
+
+        r, w = os.pipe(cloexec=False)
+        self.addCleanup(os.close, r)
+        self.addCleanup(os.close, w)
+        a, b = socket.socketpair(cloexec=True)
+        b = Recvmsg313(fileno=b.detach())
+        with a, b:
+            reduction.sendfds(a, [r, w])
+            fds = reduction.recvfds(b, 2)
+        for fd in fds:
+            self.addCleanup(os.close, fd)
+        self.assertEqual([get_flag(fd) for fd in fds], [True, True])
+
+    def test_recvfds_313(self):
+        self.under_both_defaults(self.check_recvfds_313)
+
+    @unittest.skipUnless(hasattr(socket, 'AF_UNIX'), 'need AF_UNIX')
+    def check_recv_handle(self):
+        # The fd recv_handle() returns is close-on-exec whatever the
+        # default, as documented: multiprocessing passes its own fds so.
+        from multiprocessing import reduction
+        from multiprocessing.connection import Pipe
+        r, w = os.pipe(cloexec=False)
+        self.addCleanup(os.close, r)
+        self.addCleanup(os.close, w)
+        a, b = Pipe()
+        with a, b:
+            reduction.send_handle(a, r, os.getpid())
+            fd = reduction.recv_handle(b)
+        self.addCleanup(os.close, fd)
+        self.assertTrue(get_flag(fd))
+
+    def test_recv_handle(self):
+        self.under_both_defaults(self.check_recv_handle)
+
+
+class MultiprocessingUtilTests(BothDefaults, unittest.TestCase):
+
+    def check_close_stdin(self):
+        # The /dev/null that replaces a child's stdin: the real sys.stdin
+        # does not close fd 0 (closefd=False), so /dev/null lands on a
+        # higher fd, which no program the child runs may inherit.
+        import io
+        from multiprocessing import util
+        with support.swap_attr(sys, 'stdin', io.StringIO()):
+            util._close_stdin()
+            fd = sys.stdin.fileno()
+            try:
+                self.assertEqual(get_flag(fd), fd > 2)
+                self.assertEqual(cloexec_helper.inherited_fds([fd]),
+                                 set() if fd > 2 else {fd})
+            finally:
+                sys.stdin.close()
+                os.close(fd)
+
+    @support.requires_subprocess()
+    def test_close_stdin(self):
+        self.under_both_defaults(self.check_close_stdin)
 
 
 class MultiprocessingChildrenTests(unittest.TestCase):
