@@ -12,7 +12,9 @@ Two inventories of the call sites that create an fd in the patched tree's
 Each key is checked against ``audit/stdlib-fd-sites.toml``, which says
 whether the fd follows the default (``default``: the caller's fd), is the
 module's own (``own``: it must ask for the flag) or is no fd at all
-(``not-fd``: a static false positive).
+(``not-fd``: a static false positive), and whether the site passes the flag
+to an object the caller can supply or replace (``replaceable``), with the
+test of the tree's ``Lib/test`` that covers that case (``compat_test``).
 """
 
 import json
@@ -35,6 +37,9 @@ log = logging.getLogger(__name__)
 
 CLASSIFICATION = Path('audit') / 'stdlib-fd-sites.toml'
 KINDS = ('default', 'own', 'not-fd')
+#: The keys of a [[site]]: required (non-empty strings), then optional.
+REQUIRED = ('file', 'function', 'call', 'kind', 'reason')
+OPTIONAL = ('replaceable', 'compat_test')
 TRACER = Path(__file__).resolve().parent / 'probes' / 'audit'
 MODES = ('default', 'true', 'false', 'opener')
 MODE_NAMES = {'default': 'default', 'true': 'cloexec',
@@ -50,6 +55,10 @@ class Entry:
     call: str
     kind: str
     reason: str
+    #: the site passes the flag to an object the caller can supply or
+    #: replace, and compat_tests (module.Class.test_method) cover that
+    replaceable: bool = False
+    compat_tests: tuple = ()
 
     @property
     def key(self):
@@ -79,6 +88,11 @@ class Row:
         """The static calls that neither ask for the flag nor pass an
         explicit cloexec=False."""
         return [s for s in self.static if s.asks in ('default', 'kwargs')]
+
+    def replaceable_calls(self):
+        """The static calls that pass the flag to an object the caller can
+        supply or replace."""
+        return [s for s in self.static if s.replaceable]
 
 
 # --- the classification file -------------------------------------------------
@@ -111,30 +125,52 @@ def load_classification(path):
         if not isinstance(item, dict):
             errors.append(f'{where}: not a table')
             continue
-        missing = [name for name in ('file', 'function', 'call', 'kind',
-                                     'reason')
+        missing = [name for name in REQUIRED
                    if not isinstance(item.get(name), str) or not item[name]]
         if missing:
             errors.append(f'{where}: missing or empty: {", ".join(missing)}')
             continue
-        entry = Entry(*(item[name] for name in ('file', 'function', 'call',
-                                                'kind', 'reason')))
-        unknown = sorted(set(item) - {'file', 'function', 'call', 'kind',
-                                      'reason'})
+        entry = Entry(*(item[name] for name in REQUIRED))
+        where = f'{where} ({entry.file} {entry.function} {entry.call})'
+        unknown = sorted(set(item) - set(REQUIRED) - set(OPTIONAL))
         if unknown:
             errors.append(f'{where}: unknown keys: {", ".join(unknown)}')
         if entry.kind not in KINDS:
-            errors.append(f'{where} ({entry.file} {entry.function} '
-                          f'{entry.call}): kind must be one of '
+            errors.append(f'{where}: kind must be one of '
                           f'{", ".join(KINDS)}, not {entry.kind!r}')
+        entry.replaceable, entry.compat_tests, problems = \
+            _read_replaceable(item, where)
+        errors += problems
         if entry.key in entries:
-            errors.append(f'{where}: a second entry for {entry.file} '
-                          f'{entry.function} {entry.call}')
+            errors.append(f'{where}: a second entry for this site')
         entries[entry.key] = entry
     if errors:
         raise PreconditionError('invalid classification file:\n  '
                                 + '\n  '.join(errors), hint=f'fix {path}')
     return entries
+
+
+def _read_replaceable(item, where):
+    """(replaceable, compat tests, errors) of the [[site]] *item*."""
+    replaceable = item.get('replaceable', False)
+    tests = item.get('compat_test', ())
+    if isinstance(tests, str):
+        tests = (tests,)
+    if not isinstance(replaceable, bool):
+        return False, (), [f'{where}: replaceable must be true or false']
+    if not isinstance(tests, (list, tuple)) or not all(
+            isinstance(test, str) and test for test in tests):
+        return False, (), [f'{where}: compat_test must be a test name '
+                           '(module.Class.test_method) or an array of them']
+    if tests and not replaceable:
+        return False, (), [f'{where}: compat_test without replaceable = true']
+    return replaceable, tuple(tests), []
+
+
+def compat_tests(entries):
+    """The compatibility tests the entries name, sorted."""
+    return sorted({test for entry in entries.values()
+                   for test in entry.compat_tests})
 
 
 def toml_string(text):
@@ -153,7 +189,10 @@ def toml_stub(row):
             f'function = {toml_string(function)}\n'
             f'call = {toml_string(call)}\n'
             'kind = "TODO"  # "default", "own" or "not-fd"\n'
-            'reason = "TODO"\n')
+            'reason = "TODO"\n'
+            + ('replaceable = true\n'
+               'compat_test = "TODO"  # module.Class.test_method of Lib/test\n'
+               if row.replaceable_calls() else ''))
 
 
 # --- static part -------------------------------------------------------------
@@ -168,17 +207,20 @@ def parser_python(paths):
     return None
 
 
-def static_sites(paths, lib):
-    """The static inventory of *lib*: [Site]."""
+def static_sites(paths, lib, tests=()):
+    """The static inventory of *lib*: ([Site], {test: why it does not
+    exist, or ''}) for the compatibility *tests* named."""
     python = parser_python(paths)
     if python is None:
         sites, errors = auditstatic.scan_library(lib)
+        problems = auditstatic.compat_test_problems(lib, tests)
     else:
-        proc = run([python, '-I', Path(auditstatic.__file__), lib],
+        proc = run([python, '-I', Path(auditstatic.__file__), lib, *tests],
                    quiet=True)
         data = json.loads(proc.stdout)
         sites = [Site(**item) for item in data['sites']]
         errors = data['errors']
+        problems = data['tests']
     if errors:
         who = python or f'Python {sys.version.split()[0]}'
         raise PreconditionError(
@@ -186,7 +228,7 @@ def static_sites(paths, lib):
             + '\n  '.join(errors[:20]),
             hint='scripts/pep433 build (audit parses the sources with '
                  'build/baseline/python, which knows their syntax)')
-    return sites
+    return sites, problems
 
 
 # --- dynamic part ------------------------------------------------------------
@@ -304,8 +346,39 @@ def always_cloexec(callee, sites, rows):
     return True
 
 
-def check(sites, dynamic, entries):
-    """Merge and check; return (rows sorted by key, stale entries)."""
+def replaceable_problems(row, test_problems):
+    """The problems of *row* under the rule for the sites that pass the
+    flag to an object the caller can supply or replace: each is marked
+    replaceable in the classification, with a compatibility test that
+    exists (*test_problems*: {test: why it does not exist, or ''})."""
+    entry = row.entry
+    calls = row.replaceable_calls()
+    if not entry.replaceable:
+        if not calls:
+            return []
+        how = ', '.join(f'{s.line} ({_how(s)})' for s in calls)
+        return ['passes the flag to an object the caller can supply or '
+                f'replace at line {how}: mark it replaceable = true, with '
+                'the compat_test that covers it']
+    if not entry.compat_tests:
+        return ['replaceable, but no compat_test names the test of Lib/test '
+                'that covers it']
+    return [f'replaceable, but its compat_test {test} '
+            + test_problems.get(test, 'was not looked for')
+            for test in entry.compat_tests if test_problems.get(test, '-')]
+
+
+def _how(site):
+    if site.via == auditstatic.VIA_METHOD:
+        return f'{site.detail} to a method of a socket it was given'
+    return f'through {site.via}()'
+
+
+def check(sites, dynamic, entries, test_problems=None):
+    """Merge and check; return (rows sorted by key, stale entries).
+
+    *test_problems* maps each compatibility test the entries name to why
+    it does not exist in the tree ('' if it does)."""
     rows = {}
     for site in sites:
         rows.setdefault(site.key, Row(site.key)).static.append(site)
@@ -320,6 +393,7 @@ def check(sites, dynamic, entries):
         if entry is None:
             row.problems.append('not classified')
             continue
+        row.problems += replaceable_problems(row, test_problems or {})
         if entry.kind == 'not-fd':
             if row.dynamic:
                 row.problems.append('classified not-fd, but the tracer saw '
@@ -328,7 +402,10 @@ def check(sites, dynamic, entries):
         if entry.kind != 'own':
             continue
         if row.indirect:
-            if not always_cloexec(key[2], sites, rows):
+            # a helper sets the flag whatever the wrapper does
+            helped = row.static and all(s.helper and s.asked
+                                         for s in row.static)
+            if not helped and not always_cloexec(key[2], sites, rows):
                 row.problems.append(
                     f'own, but {key[2]}() does not always make its fd '
                     'close-on-exec (a site inside it is not own or does not '
@@ -365,6 +442,14 @@ def dynamic_cell(row, dynamic_ran):
                       for mode in MODES if row.dynamic.get(mode))
 
 
+def kind_cell(row):
+    if not row.entry:
+        return '**none**'
+    if row.entry.replaceable:
+        return f'{row.entry.kind}, replaceable'
+    return row.entry.kind
+
+
 def asks_cell(row):
     if not row.static:
         return '(not seen statically)'
@@ -382,6 +467,8 @@ def totals(rows, dynamic_ran):
               'classified default (follow the default)': kinds['default'],
               'classified own': kinds['own'],
               'classified not-fd': kinds['not-fd'],
+              'marked replaceable': sum(
+                  1 for row in rows if row.entry and row.entry.replaceable),
               'not classified': sum(1 for row in rows if not row.entry),
               'with a problem': sum(1 for row in rows if row.problems)}
     if dynamic_ran:
@@ -416,7 +503,7 @@ def format_report(rows, stale, info):
         out.append('| ' + ' | '.join(_cell(text) for text in (
             file, function, call, ', '.join(map(str, row.lines)),
             asks_cell(row), dynamic_cell(row, dynamic_ran),
-            row.entry.kind if row.entry else '**none**', verdict)) + ' |')
+            kind_cell(row), verdict)) + ' |')
     out += ['', '## Totals', '']
     out += [f'- {name}: {value}'
             for name, value in totals(rows, dynamic_ran).items()]
@@ -452,12 +539,23 @@ def sites_json(rows, stale, info):
             'sites': [{'file': row.key[0], 'function': row.key[1],
                        'call': row.key[2], 'lines': row.lines,
                        'static': [{'line': s.line, 'asks': s.asks,
-                                   'detail': s.detail} for s in row.static],
+                                   'detail': s.detail, 'via': s.via}
+                                  for s in row.static],
                        'dynamic': row.dynamic,
                        'kind': row.entry.kind if row.entry else None,
                        'reason': row.entry.reason if row.entry else None,
+                       'replaceable': bool(row.entry
+                                           and row.entry.replaceable),
+                       'compat_tests': list(row.entry.compat_tests
+                                            if row.entry else ()),
                        'problems': row.problems} for row in rows],
-            'stale': [vars(entry) for entry in stale]}
+            'stale': [_entry_json(entry) for entry in stale]}
+
+
+def _entry_json(entry):
+    data = vars(entry).copy()
+    data['compat_tests'] = list(entry.compat_tests)
+    return data
 
 
 # --- the command -------------------------------------------------------------
@@ -498,7 +596,7 @@ def run_audit(paths, static_only=False, reuse=False, tests=None, jobs=None,
             hint='scripts/pep433 audit (without --reuse) runs the workload')
 
     start = time.monotonic()
-    sites = static_sites(paths, lib)
+    sites, test_problems = static_sites(paths, lib, compat_tests(entries))
     log.info('audit: %d static call sites (%d keys) in %s, %.1f s',
              len(sites), len({s.key for s in sites}), lib,
              time.monotonic() - start)
@@ -520,7 +618,7 @@ def run_audit(paths, static_only=False, reuse=False, tests=None, jobs=None,
         info['dynamic'] = run_info
         log.info('audit: %d stdlib sites seen by the tracer in %d processes',
                  len(dynamic), processes)
-    rows, stale = check(sites, dynamic, entries)
+    rows, stale = check(sites, dynamic, entries, test_problems)
     report = format_report(rows, stale, info)
     output.mkdir(parents=True, exist_ok=True)
     (output / 'report.md').write_text(report)

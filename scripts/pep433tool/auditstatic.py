@@ -9,6 +9,12 @@ make fds, a module's own definitions (inside ``socket.py`` a bare
 function-local bindings that hide them.  What a call asks for is read from its
 arguments: ``cloexec=``, an explicit flag bit (``O_CLOEXEC``...), ``**kwargs``
 forwarding, or nothing (the call follows ``sys.getdefaultcloexec()``).
+
+A call of one of socket.py's ``_own_*()`` helpers (see HELPERS) is a site
+of the creator the helper calls, marked as passing the flag to an object
+the caller can supply or replace (``Site.via``), as is a method call that
+passes ``cloexec=`` to a socket of unknown type.  ``compat_test_problem()``
+checks that a compatibility test named in the classification exists.
 """
 
 import ast
@@ -43,6 +49,26 @@ INDIRECT = {
 }
 
 CREATORS = DIRECT | frozenset(INDIRECT)
+
+#: The helpers of socket.py with which the stdlib creates its own sockets:
+#: they pass ``cloexec=`` (True unless the call says otherwise) only to the
+#: callables known to take it, and set the flag after the call of any
+#: other (a replaced socket.socket, a subclass with 3.13's signatures).
+#: {helper: the creator it calls}.  A helper call is a site of that
+#: creator: for FACTORY_HELPERS the callable passed first (the creator
+#: named here if it is not one), for the others the method of the socket
+#: passed first.
+HELPERS = {
+    'socket._own_socket': 'socket.socket',
+    'socket._own_socketpair': 'socket.socketpair',
+    'socket._own_accept': 'socket.accept',
+    'socket._own_dup': 'socket.dup',
+    'socket._own_recvmsg': 'socket.recvmsg',
+}
+FACTORY_HELPERS = frozenset({'socket._own_socket', 'socket._own_socketpair'})
+#: Site.via of a method call that passes ``cloexec=`` to a socket the
+#: caller may have supplied (its type is not known statically).
+VIA_METHOD = 'method'
 
 #: Other spellings of the canonical names.
 ALIASES = {
@@ -94,8 +120,10 @@ FD_NAME_RE = re.compile(r'(?:fds?|fileno|fdesc|detach)$', re.IGNORECASE)
 #: ``open()`` with an ``opener=`` and no ``cloexec=``: the fd is the
 #: opener's, whose flag ``cloexec=None`` leaves alone; the opener's own
 #: call is a site of its own), ``false`` (cloexec=False), ``kwargs``
-#: (``**kwargs``: cannot tell), ``default`` (follows the default).
-ASKED = ('true', 'bit', 'forward', 'opener')
+#: (``**kwargs``: cannot tell), ``after`` (inside a socket.py helper, the
+#: call of 3.13 without ``cloexec=``, whose result the helper gives the
+#: flag afterwards), ``default`` (follows the default).
+ASKED = ('true', 'bit', 'forward', 'opener', 'after')
 
 #: Directories (relative to Lib/) that hold tests, not the library.
 TEST_DIRS = ('test', 'tests', 'idle_test', '__phello__')
@@ -128,6 +156,9 @@ class Site:
     call: str           # canonical callee
     asks: str           # one of ASKED, false, kwargs, default
     detail: str         # e.g. "cloexec=True", "O_CLOEXEC", "follows default"
+    #: how the flag reaches an object the caller can supply or replace: the
+    #: helper's name (``_own_accept``), VIA_METHOD, or '' (it does not)
+    via: str = ''
 
     @property
     def key(self):
@@ -136,6 +167,15 @@ class Site:
     @property
     def asked(self):
         return self.asks in ASKED
+
+    @property
+    def replaceable(self):
+        return bool(self.via)
+
+    @property
+    def helper(self):
+        """True if the call goes through a helper, which sets the flag."""
+        return self.via not in ('', VIA_METHOD)
 
 
 @dataclass
@@ -407,10 +447,14 @@ class _Scanner:
                 self.sites.append(Site(self.rel, node.lineno, scope.qualname,
                                        'open', 'true', f'{name}()'))
                 return
+            if kind == 'ref' and name in HELPERS:
+                self._helper_call(name, node, scope)
+                return
             if kind == 'ref' and name in CREATORS:
                 callees.append(name)
-        if not callees and isinstance(func, ast.Attribute) and \
-                func.attr in METHODS:
+        method = not callees and isinstance(func, ast.Attribute) and \
+            func.attr in METHODS
+        if method:
             receivers = self._resolve(func.value, scope)
             if not any(kind == 'module' for _, kind in receivers):
                 callees.append(METHODS[func.attr])
@@ -418,8 +462,44 @@ class _Scanner:
             if _existing_fd(callee, node, self, scope):
                 continue
             asks, detail = self._asks(callee, node, scope)
+            via = ''
+            if method and _passes_cloexec(node) and not _is_super(
+                    func.value):
+                via = VIA_METHOD
+            if asks in ('default', 'kwargs') and self._in_helper(scope):
+                asks, detail = 'after', 'the flag set after the call'
             self.sites.append(Site(self.rel, node.lineno, scope.qualname,
-                                   callee, asks, detail))
+                                   callee, asks, detail, via))
+
+    def _helper_call(self, helper, node, scope):
+        """The site of a call of the socket.py *helper*: that of the direct
+        call it stands for, with ``cloexec=True`` unless it says."""
+        if not node.args:
+            return
+        first, rest = node.args[0], node.args[1:]
+        callee = HELPERS[helper]
+        if helper in FACTORY_HELPERS:
+            func = first
+            creators = [canonical(dotted) for dotted, kind in
+                        self._resolve(first, scope) if kind == 'ref']
+            callee = next((c for c in creators if c in CREATORS), callee)
+        else:
+            func = ast.Attribute(first, callee.rpartition('.')[2], ast.Load())
+        keywords = list(node.keywords)
+        if not any(k.arg == 'cloexec' for k in keywords):
+            keywords.append(ast.keyword('cloexec', ast.Constant(True)))
+        direct = ast.Call(func, rest, keywords)
+        if _existing_fd(callee, direct, self, scope):
+            return
+        asks, detail = self._asks(callee, direct, scope)
+        name = helper.rpartition('.')[2]
+        self.sites.append(Site(self.rel, node.lineno, scope.qualname, callee,
+                               asks, f'{detail} ({name})', name))
+
+    def _in_helper(self, scope):
+        """True if *scope* is the definition of a socket.py helper."""
+        return self.module == 'socket' and f'socket.{scope.qualname}' in \
+            HELPERS
 
     # --- what a call asks for -----------------------------------------------
 
@@ -490,6 +570,18 @@ def _is_self(expr):
     return (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name)
             and expr.func.id == 'type' and len(expr.args) == 1
             and _is_self(expr.args[0]))
+
+
+def _is_super(expr):
+    """``super()`` (whose method is the stdlib class's own)."""
+    return (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name)
+            and expr.func.id == 'super')
+
+
+def _passes_cloexec(node):
+    """True if the call *node* passes ``cloexec=`` (other than None)."""
+    return any(k.arg == 'cloexec' and not _is_constant(k.value, None)
+               for k in node.keywords)
 
 
 def _is_constant(node, value):
@@ -632,18 +724,92 @@ def indirect_sites(callee, sites):
     return found
 
 
+def compat_test_problem(lib, name, cache=None):
+    """Why the compatibility test *name* does not exist in the tree whose
+    library is *lib*, or '' if it does.
+
+    *name* is ``module.Class.test_method``, the module dotted under
+    ``Lib/test`` (``test_socket``, ``test_asyncio.test_events``); the
+    module must define the class at its top level, and the class (or a
+    base class defined in the module) the method.  *cache* maps a module
+    file to its parsed classes, across calls.
+    """
+    parts = name.split('.')
+    if len(parts) < 3 or not all(part.isidentifier() for part in parts) \
+            or not parts[-1].startswith('test'):
+        return 'is not of the form module.Class.test_method'
+    *module, cls, method = parts
+    where = _test_module_file(Path(lib) / 'test', module)
+    if where is None:
+        return f'names no file Lib/test/{"/".join(module)}.py'
+    rel = where.relative_to(Path(lib).parent).as_posix()
+    cache = {} if cache is None else cache
+    if where not in cache:
+        cache[where] = _module_classes(where)
+    classes = cache[where]
+    if isinstance(classes, str):
+        return f'is in {rel}, which cannot be parsed: {classes}'
+    if cls not in classes:
+        return f'names no class {cls} in {rel}'
+    if not _defines(classes, cls, method):
+        return f'names no method {cls}.{method} in {rel}'
+    return ''
+
+
+def _test_module_file(test_dir, module):
+    """The file of the test module *module* (its dotted parts), or None."""
+    base = test_dir.joinpath(*module)
+    for path in (base.with_name(base.name + '.py'), base / '__init__.py'):
+        if path.is_file():
+            return path
+    return None
+
+
+def _module_classes(path):
+    """{class name: ClassDef} of the top level of *path*, or the parse
+    error."""
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (SyntaxError, ValueError) as exc:
+        return str(exc)
+    return {node.name: node for node in tree.body
+            if isinstance(node, ast.ClassDef)}
+
+
+def _defines(classes, cls, method, seen=()):
+    """True if the class *cls* of *classes*, or a base class of it defined
+    there, defines *method*."""
+    node = classes.get(cls)
+    if node is None or cls in seen:
+        return False
+    if any(isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
+           and stmt.name == method for stmt in node.body):
+        return True
+    return any(isinstance(base, ast.Name)
+               and _defines(classes, base.id, method, (*seen, cls))
+               for base in node.bases)
+
+
+def compat_test_problems(lib, names):
+    """{name: problem} of each test of *names* (``''``: it exists)."""
+    cache = {}
+    return {name: compat_test_problem(lib, name, cache) for name in names}
+
+
 def main(argv=None):
-    """``python auditstatic.py LIB``: the sites and parse errors as JSON.
+    """``python auditstatic.py LIB [TEST...]``: the sites, the parse errors
+    and, for each compatibility test named, why it does not exist in the
+    tree ('' if it does), as JSON.
 
     ``audit`` runs this with a Python as new as the tree (the builds'
     interpreters) when the one running the tool cannot parse its syntax.
     """
     import json
     import sys
-    lib, = (argv if argv is not None else sys.argv[1:])
+    lib, *tests = (argv if argv is not None else sys.argv[1:])
     sites, errors = scan_library(lib)
-    json.dump({'sites': [vars(site) for site in sites], 'errors': errors},
-              sys.stdout)
+    json.dump({'sites': [vars(site) for site in sites], 'errors': errors,
+               'tests': compat_test_problems(lib, tests)}, sys.stdout)
     return 0
 
 

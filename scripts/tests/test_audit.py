@@ -248,6 +248,92 @@ def test_static_scanner_own_definitions(tmp_path):
     }
 
 
+HELPER_SOCKET = '''\
+import _socket
+from _socket import *
+
+
+class socket(_socket.socket):
+    pass
+
+
+def _own_socket(factory, /, *args, cloexec=True, **kwargs):
+    return factory(*args, cloexec=cloexec, **kwargs)
+
+
+def _own_accept(sock, *, cloexec=True):
+    if known(sock):
+        return sock.accept(cloexec=cloexec)
+    return sock.accept()
+
+
+def _fallback_socketpair(cloexec=None):
+    return _own_socket(socket, AF_INET, SOCK_STREAM, cloexec=cloexec)
+
+
+def recv_fds(sock, cloexec=None):
+    return sock.recvmsg(1, 2, cloexec=cloexec)
+'''
+
+HELPER_USER = '''\
+import socket
+from socket import _own_accept, _own_dup, _own_recvmsg, _own_socketpair
+
+
+class Server(socket.socket):
+    def start(self, fd):
+        self.listener = socket._own_socket(socket.socket, socket.AF_INET)
+        socket._own_socket(socket.socket, socket.AF_UNIX, fileno=fd)
+        self.pair = _own_socketpair(socket.socketpair)
+        self.port = socket._own_socket(socket.create_server, ("", 0))
+
+    def serve(self, sock, flag):
+        _own_accept(sock, cloexec=flag)
+        _own_dup(sock)
+        _own_recvmsg(sock, 1, 2)
+
+    def accept(self, *, cloexec=None):
+        return super().accept(cloexec=cloexec)
+'''
+
+
+def test_static_scanner_helper_calls(tmp_path):
+    # a helper call is a site of the creator it calls, asking for the flag
+    # unless it says otherwise, through an object the caller can replace
+    sites = scan({'socket.py': HELPER_SOCKET, 'server.py': HELPER_USER},
+                 tmp_path)
+    got = {(s.file, s.function, s.call, s.asks, s.detail, s.via)
+           for s in sites}
+    assert got == {
+        ('server.py', 'Server.start', 'socket.socket', 'true',
+         'cloexec=True (_own_socket)', '_own_socket'),
+        ('server.py', 'Server.start', 'socket.socketpair', 'true',
+         'cloexec=True (_own_socketpair)', '_own_socketpair'),
+        ('server.py', 'Server.start', 'socket.create_server', 'true',
+         'cloexec=True (_own_socket)', '_own_socket'),
+        ('server.py', 'Server.serve', 'socket.accept', 'forward',
+         'cloexec=flag (_own_accept)', '_own_accept'),
+        ('server.py', 'Server.serve', 'socket.dup', 'true',
+         'cloexec=True (_own_dup)', '_own_dup'),
+        ('server.py', 'Server.serve', 'socket.recvmsg', 'true',
+         'cloexec=True (_own_recvmsg)', '_own_recvmsg'),
+        # super()'s accept() is the stdlib class's own: not replaceable
+        ('server.py', 'Server.accept', 'socket.accept', 'forward',
+         'cloexec=cloexec', ''),
+        # inside socket.py: the bare helper, and the helper's own body
+        ('socket.py', '_fallback_socketpair', 'socket.socket', 'forward',
+         'cloexec=cloexec (_own_socket)', '_own_socket'),
+        ('socket.py', '_own_accept', 'socket.accept', 'forward',
+         'cloexec=cloexec', 'method'),
+        ('socket.py', '_own_accept', 'socket.accept', 'after',
+         'the flag set after the call', ''),
+        # cloexec= to a method of the socket the caller gave
+        ('socket.py', 'recv_fds', 'socket.recvmsg', 'forward',
+         'cloexec=cloexec', 'method'),
+    }
+    assert all(s.asked for s in sites)
+
+
 # --- the classification check ------------------------------------------------
 
 def toml_entry(file, function, call, kind, reason='because'):
@@ -383,6 +469,134 @@ def test_own_create_connection_is_never_cloexec(tmp_path, capsys):
             in capsys.readouterr().out)
 
 
+REPLACEABLE_TEST = '''\
+import unittest
+
+
+class Base(unittest.TestCase):
+    def test_inherited(self):
+        pass
+
+
+class ServerTests(Base):
+    def test_accept_313(self):
+        pass
+'''
+
+
+@pytest.fixture
+def helped(fake):
+    """The fake project with a site that goes through a helper, and a
+    compatibility test in its Lib/test."""
+    lib = fake.cpython / 'Lib'
+    make_lib(lib, {'server.py': textwrap.dedent('''\
+        import socket
+
+
+        def get_request(sock):
+            return socket._own_accept(sock)
+
+
+        def listen():
+            return socket._own_socket(socket.create_server, ("", 0))
+        '''), 'test/test_server.py': REPLACEABLE_TEST})
+    fake.sites = auditstatic.scan_library(lib)[0]
+    fake.own |= {('server.py', 'get_request', 'socket.accept'),
+                 ('server.py', 'listen', 'socket.create_server')}
+    return fake
+
+
+def write_replaceable(proj, tests):
+    """The classification of *proj*, its helper sites marked replaceable
+    with the compat_test *tests* (None: no compat_test)."""
+    text = [classification(proj.sites, own=proj.own)]
+    line = '' if tests is None else f'compat_test = {json.dumps(tests)}\n'
+    mark = f'replaceable = true\n{line}'
+    for function, call in (('get_request', 'socket.accept'),
+                           ('listen', 'socket.create_server')):
+        entry = toml_entry('server.py', function, call, 'own')
+        text[0] = text[0].replace(entry, entry.rstrip('\n') + '\n' + mark
+                                  + '\n')
+    write(proj.repo, 'audit/stdlib-fd-sites.toml', text[0])
+
+
+@pytest.mark.parametrize('tests', [
+    'test_server.ServerTests.test_accept_313',
+    ['test_server.ServerTests.test_accept_313',
+     'test_server.ServerTests.test_inherited'],
+])
+def test_replaceable_site_with_its_test(helped, capsys, tests):
+    write_replaceable(helped, tests)
+    assert helped.run('audit', '--static-only') == 0
+    out = capsys.readouterr().out
+    assert ('| server.py | get_request | socket.accept | 5 | cloexec=True '
+            '(_own_accept) | - | own, replaceable | ok |') in out
+    # create_server() does not always set the flag: the helper does
+    assert ('| server.py | listen | socket.create_server | 9 | '
+            'cloexec=True (_own_socket) | - | own, replaceable | ok |') in out
+    assert '- marked replaceable: 2' in out
+    data = json.loads((helped.workdir / 'results' / 'audit' /
+                       'sites.json').read_text())
+    site, = [s for s in data['sites'] if s['call'] == 'socket.accept']
+    assert site['replaceable'] is True
+    assert site['compat_tests'] == ([tests] if isinstance(tests, str)
+                                    else tests)
+    assert site['static'][0]['via'] == '_own_accept'
+
+
+def test_replaceable_site_not_marked(helped, capsys, caplog):
+    write_toml(helped, own=helped.own)
+    assert helped.run('audit', '--static-only') == 1
+    out = capsys.readouterr().out
+    assert ('- Lib/server.py: get_request: socket.accept (line 5): passes '
+            'the flag to an object the caller can supply or replace at line '
+            '5 (through _own_accept()): mark it replaceable = true, with the '
+            'compat_test that covers it') in out
+    assert 'server.py get_request socket.accept: passes the flag' in \
+        caplog.text
+
+
+def test_replaceable_site_without_compat_test(helped, capsys, caplog):
+    write_replaceable(helped, None)
+    assert helped.run('audit', '--static-only') == 1
+    out = capsys.readouterr().out
+    message = ('replaceable, but no compat_test names the test of Lib/test '
+               'that covers it')
+    assert (f'- Lib/server.py: get_request: socket.accept (line 5): '
+            f'{message}') in out
+    assert f'server.py get_request socket.accept: {message}' in caplog.text
+
+
+@pytest.mark.parametrize('test, problem', [
+    ('test_server.ServerTests.test_gone',
+     'names no method ServerTests.test_gone in Lib/test/test_server.py'),
+    ('test_server.Gone.test_accept_313',
+     'names no class Gone in Lib/test/test_server.py'),
+    ('test_gone.ServerTests.test_accept_313',
+     'names no file Lib/test/test_gone.py'),
+    ('test_server.test_accept_313',
+     'is not of the form module.Class.test_method'),
+])
+def test_replaceable_site_whose_test_is_missing(helped, capsys, caplog,
+                                                test, problem):
+    write_replaceable(helped, ['test_server.ServerTests.test_accept_313',
+                               test])
+    assert helped.run('audit', '--static-only') == 1
+    message = f'replaceable, but its compat_test {test} {problem}'
+    assert (f'- Lib/server.py: get_request: socket.accept (line 5): '
+            f'{message}') in capsys.readouterr().out
+    assert f'server.py get_request socket.accept: {message}' in caplog.text
+
+
+def test_replaceable_stub(helped, capsys):
+    write_toml(helped, own=helped.own,
+               skip={('server.py', 'get_request', 'socket.accept')})
+    assert helped.run('audit', '--static-only') == 1
+    assert ('call = "socket.accept"\nkind = "TODO"  # "default", "own" or '
+            '"not-fd"\nreason = "TODO"\nreplaceable = true\ncompat_test = '
+            '"TODO"') in capsys.readouterr().out
+
+
 def test_stale_entry_is_a_warning(fake, caplog, capsys):
     write_toml(fake, own=fake.own)
     with open(fake.toml, 'a') as f:
@@ -400,6 +614,13 @@ def test_stale_entry_is_a_warning(fake, caplog, capsys):
     (toml_entry('simple.py', 'users', 'open', 'mine'), "not 'mine'"),
     ('[[site]]\nfile = "simple.py"\n', 'missing or empty: function, call'),
     (toml_entry('a.py', 'f', 'open', 'own') * 2, 'a second entry'),
+    (toml_entry('a.py', 'f', 'open', 'own') + 'compat_test = "t.C.test_x"\n',
+     'compat_test without replaceable = true'),
+    (toml_entry('a.py', 'f', 'open', 'own') + 'replaceable = "yes"\n',
+     'replaceable must be true or false'),
+    (toml_entry('a.py', 'f', 'open', 'own')
+     + 'replaceable = true\ncompat_test = 3\n',
+     'compat_test must be a test name'),
 ])
 def test_bad_classification(fake, caplog, text, message):
     write(fake.repo, 'audit/stdlib-fd-sites.toml', text)
