@@ -823,6 +823,39 @@ def test_tracer_records_sites(tmp_path):
     assert other['select.epoll']['default'] >= 1
 
 
+@pytest.mark.skipif(not hasattr(os, 'fork'), reason='needs fork')
+def test_tracer_skips_the_socket_helpers(tmp_path):
+    # a call from socket.py's _own_*() helpers is recorded at their caller
+    stdlib = tmp_path / 'stdlib'
+    write(stdlib, 'socket.py', 'def _own_dup(fd):\n'
+          '    import os\n    return os.dup(fd)\n')
+    write(stdlib, 'fakemod.py', textwrap.dedent('''\
+        import importlib.util, os
+        spec = importlib.util.spec_from_file_location(
+            'fake_socket', os.path.join(os.path.dirname(__file__),
+                                        'socket.py'))
+        helpers = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(helpers)
+
+
+        def make():
+            os.close(helpers._own_dup(0))
+        '''))
+    logdir = tmp_path / 'log'
+    logdir.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith('PYTHON')}
+    env.update(PYTHONPATH=str(TRACER_DIR), PEP433_AUDIT_LOG=str(logdir),
+               PEP433_AUDIT_STDLIB=str(stdlib))
+    proc = subprocess.run([sys.executable, '-c', 'import sys; '
+                           f'sys.path.insert(0, {str(stdlib)!r}); '
+                           'import fakemod; fakemod.make()'],
+                          env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    sites, _, _ = audit.load_dynamic(logdir)
+    assert sites == {('fakemod.py', 'make', 'os.dup'): {
+        'modes': {'default': 1}, 'lines': {10}}}
+
+
 def test_tracer_is_inert_without_its_variable(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith('PYTHON')}
     env['PYTHONPATH'] = str(TRACER_DIR)
@@ -848,6 +881,13 @@ def test_tracer_on_the_patched_interpreter(patched, tmp_path):
         os.close(fds[0])
         selectors.DefaultSelector().close()
         tempfile.TemporaryFile().close()
+        # through socket._own_socket() and _own_accept(): the tracer's
+        # wrappers still take cloexec, and the site is their caller
+        import socketserver
+        server = socketserver.TCPServer(('127.0.0.1', 0), None)
+        with socket.create_connection(server.server_address):
+            server.get_request()[0].close()
+        server.server_close()
         '''))
     logdir = tmp_path / 'log'
     logdir.mkdir()
@@ -868,6 +908,11 @@ def test_tracer_on_the_patched_interpreter(patched, tmp_path):
              if key[0] == 'selectors.py' and key[2] == 'select.epoll'
              and key[1] != '_can_use']
     assert epoll and all(set(modes) == {'true'} for modes in epoll), sites
+    for function, call in (('TCPServer.__init__', 'socket.socket'),
+                           ('TCPServer.get_request', 'socket.accept')):
+        assert sites[('socketserver.py', function, call)]['modes'] == {
+            'true': 1}, sites
+    assert not [key for key in sites if key[1].startswith('_own_')], sites
 
 
 @pytest.mark.slow

@@ -4,8 +4,9 @@ Loaded at start-up as ``sitecustomize`` by running the patched interpreter
 with ``PYTHONPATH=<this directory>`` and ``PEP433_AUDIT_LOG=<directory>``
 (without the latter it does nothing).  It wraps the Python-level entry
 points that create an fd and, for each call that creates one, records the
-call site (the innermost Python frame outside this file) and how the flag
-was resolved:
+call site (the innermost Python frame outside this file and outside the
+``_own_*()`` helpers of the stdlib's socket.py, whose caller is the site) and
+how the flag was resolved:
 
 * ``default``: no ``cloexec=`` (or ``cloexec=None``) and no explicit flag
   bit (``O_CLOEXEC``, ``SOCK_CLOEXEC``, ``EPOLL_CLOEXEC``,
@@ -150,7 +151,8 @@ def _record(call, mode):
             _state['counts'] = {}
             _state['written'] = {}
         frame = _getframe(1)
-        while frame is not None and frame.f_code.co_filename == _THIS:
+        while frame is not None and (frame.f_code.co_filename == _THIS
+                                     or _in_helper(frame)):
             frame = frame.f_back
         rel = None
         if frame is not None:
@@ -178,6 +180,15 @@ def _record(call, mode):
 
 #: co_filename of this module's code: its frames are not call sites
 _THIS = _record.__code__.co_filename
+
+
+def _in_helper(frame):
+    """True if *frame* runs one of socket.py's ``_own_*()`` helpers, which
+    create a socket for their caller (keep in step with
+    auditstatic.HELPERS)."""
+    code = frame.f_code
+    return code.co_name.startswith('_own_') and _rel(
+        code.co_filename) == 'socket.py'
 
 
 def _flush():
@@ -403,18 +414,37 @@ def install():
 
     import socket
     cls = socket.socket
-    _patch(cls, '__init__', 'socket.socket', _socket_init_mode, method=True)
-    _patch(cls, 'accept', 'socket.accept', _simple, method=True)
-    _patch(cls, 'dup', 'socket.dup', _simple, method=True)
+    wrappers = [
+        _patch(cls, '__init__', 'socket.socket', _socket_init_mode,
+               method=True),
+        _patch(cls, 'accept', 'socket.accept', _simple, method=True),
+        _patch(cls, 'dup', 'socket.dup', _simple, method=True)]
     for name in ('recvmsg', 'recvmsg_into'):
-        _patch(cls, name, 'socket.' + name, _flags_mode(3, 'MSG_CMSG_CLOEXEC'),
-               received=_got_fds, source=_socket.socket, method=True)
-    _patch(socket, 'socketpair', 'socket.socketpair', _type_mode(1))
-    _patch(socket, 'fromfd', 'socket.fromfd', _type_mode(2))
+        wrappers.append(_patch(cls, name, 'socket.' + name,
+                               _flags_mode(3, 'MSG_CMSG_CLOEXEC'),
+                               received=_got_fds, source=_socket.socket,
+                               method=True))
+    wrappers.append(_patch(socket, 'socketpair', 'socket.socketpair',
+                           _type_mode(1)))
+    wrappers.append(_patch(socket, 'fromfd', 'socket.fromfd', _type_mode(2)))
     _patch(socket, 'recv_fds', 'socket.recv_fds',
            _flags_mode(3, 'MSG_CMSG_CLOEXEC'),
            received=lambda result: bool(result[1]))
+    _register(socket, wrappers)
     atexit.register(_flush)
+
+
+def _register(socket, wrappers):
+    """Register with socket.py, as taking cloexec, the wrappers of the
+    callables registered so: its helpers pass cloexec only to those, by
+    identity, and would take their other path under the tracer."""
+    registered = getattr(socket, '_is_registered', None)
+    register = getattr(socket, '_register_cloexec', None)
+    if registered is None or register is None:
+        return
+    for wrapper in wrappers:
+        if wrapper is not None and registered(wrapper.__wrapped__):
+            register(wrapper)
 
 
 if _LOG_DIR:
