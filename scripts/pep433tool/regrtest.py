@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import config, gitutil
+from . import config, gitutil, sanitizers
 from .checkout import require_checkout
 from .errors import PreconditionError, ProblemFound
 from .util import clean_env, cpu_count, format_cmd
@@ -552,7 +552,127 @@ def run_tests(paths, full=False, modes=None, tests=None, jobs=None,
 
 
 
-# --- ThreadSanitizer ---------------------------------------------------------
+# --- the sanitizers ----------------------------------------------------------
+
+#: The state regrtest gives a test module whose worker process died (a
+#: signal, a sanitizer that stops the process): "worker non-zero exit code
+#: (Exit code 1)"; older versions said "crashed".
+CRASH_STATES = ('worker non-zero exit code', 'crashed')
+#: What a UBSan report says, in a failed test's output or traceback
+UBSAN_TEXT = ': runtime error: '
+
+
+def crashed_modules(text):
+    """{module: state} of the test modules whose worker died, from
+    regrtest's output *text*."""
+    modules, _ = parse_output(text)
+    return {module: state for module, state in modules.items()
+            if state.startswith(CRASH_STATES)}
+
+
+def run_sanitizer(paths, tier, names, jobs=None, what=''):
+    """``test --tsan`` and ``test --asan``: *names* on the builds of
+    *tier* (a sanitizers.Tier), in each of its modes.
+
+    What counts: a test module whose worker died (named), a test that fails
+    (unless it fails in the same mode without the sanitizer too, in the
+    results ``test`` saved: then it is listed as known), and a report with
+    a frame on a line the series adds or changes.  The other reports are
+    listed, not counted.
+    """
+    jobs = jobs or cpu_count()
+    logdir = paths.results / tier.name
+    shutil.rmtree(logdir, ignore_errors=True)
+    changed = sanitizers.changed_lines(paths.cpython, paths.base.tag)
+    problems, lines = [], []
+    for mode in tier.modes:
+        (logdir / mode).mkdir(parents=True)
+        results = run_mode(paths, mode, names, jobs,
+                           env=tier.environment(logdir / mode, paths.cpython))
+        try:
+            output = (paths.results / f'{mode}.log').read_text(
+                errors='replace')
+        except FileNotFoundError:
+            output = ''
+        crashed = crashed_modules(output)
+        failed = sorted(key for key, outcome in results.items()
+                        if outcome.failed and module_of(key) not in crashed)
+        known, note = [], ''
+        plain = tier.plain.get(mode)
+        if plain and failed:
+            saved = load_saved(paths, plain)
+            if saved is None:
+                note = (f'  (no results of {plain} saved by test: every '
+                        'failure counts; scripts/pep433 test --mode '
+                        f'{plain} saves them)')
+            else:
+                known = [key for key in failed
+                         if key in saved and saved[key].failed]
+                failed = [key for key in failed if key not in known]
+        reports = tier.parse(sanitizers.read_logs(logdir / mode,
+                                                  tier.log_prefixes))
+        ours, others = [], []
+        for report, times in sanitizers.group(reports):
+            hits = sanitizers.in_series(report, changed, paths.cpython)
+            (ours if hits else others).append((report, times, hits))
+        counts = count(results)
+        by_tool = ' and '.join(
+            f'{sum(r.tool == tool for r in reports)} {tool}'
+            for tool in tier.tools)
+        lines.append(f'{mode}: {counts["pass"]} passed, '
+                     f'{counts["fail"] + counts["error"]} failed, '
+                     f'{counts["skip"]} skipped; {by_tool} reports, '
+                     f'{sum(times for _, times, _ in ours)} in code the '
+                     'series adds or changes')
+        if note:
+            lines.append(note)
+        for module, state in sorted(crashed.items()):
+            lines.append(f'  crashed: {module} ({state})'
+                         + (f'; {tier.crash_note}' if tier.crash_note
+                            else ''))
+            problems.append(f'{mode}: {module} crashed')
+        lines.extend(f'  failed: {_failure(key, results, tier)}'
+                     for key in failed)
+        problems += [f'{mode}: {key} failed' for key in failed]
+        lines.extend(f'  failed, as without the sanitizer ({plain}): '
+                     f'{_failure(key, results, tier)}' for key in known)
+        multi = len(tier.tools) > 1
+        for report, times, hits in ours:
+            lines.append(_report_line('', report, times, hits, paths, multi))
+            problems.append(f'{mode}: {report.kind} in '
+                            f'{hits[0][1]}:{hits[0][2]}')
+        for report, times, hits in others:
+            lines.append(_report_line('not counted: ', report, times, hits,
+                                      paths, multi))
+    report = (summary_header(paths, f'test --{tier.name} ({len(names)} test '
+                                    f'modules{what})')
+              + '\n'.join(lines) + '\n')
+    (paths.results / f'summary-{tier.name}.txt').write_text(report)
+    print(report, end='')
+    if problems:
+        raise ProblemFound(f'{len(problems)} problems under {tier.title} '
+                           f'(reports in {logdir})')
+    return 0
+
+
+def _failure(key, results, tier):
+    """A failed test for a summary line, with the tier's note when its
+    output has a UBSan report in it."""
+    if tier.output_note and UBSAN_TEXT in results[key].detail:
+        return f'{key} ({tier.output_note})'
+    return key
+
+
+def _report_line(prefix, report, times, hits, paths, show_tool):
+    """A summary line: the report's kind, where it points, its sanitizer
+    (when the tier has several), how many processes reported it."""
+    kind = report.kind if len(report.kind) <= 100 else \
+        report.kind[:97] + '...'
+    return (f'  {prefix}{kind} in '
+            f'{sanitizers.where(report, paths.cpython, hits)}'
+            + (f' [{report.tool}]' if show_tool else '')
+            + (f' (x{times})' if times > 1 else ''))
+
 
 def run_tsan(paths, tests=None, jobs=None):
     """``test --tsan``: the series' tests on the ThreadSanitizer build.
@@ -563,48 +683,10 @@ def run_tsan(paths, tests=None, jobs=None):
     """
     from . import tsan
     require_checkout(paths)
-    names = select_tests(paths, tests=tests) if tests else series_tests(
-        paths.cpython, paths.base.tag)
-    jobs = jobs or cpu_count()
-    logdir = paths.results / 'tsan'
-    shutil.rmtree(logdir, ignore_errors=True)
-    suppressions = (paths.cpython / 'Tools' / 'tsan'
-                    / 'suppressions_free_threading.txt')
-    problems, lines = [], []
-    for mode in config.TSAN_MODES:
-        (logdir / mode).mkdir(parents=True)
-        options = [f'log_path={logdir / mode / "tsan"}', 'halt_on_error=0',
-                   'second_deadlock_stack=1', 'handle_segv=0']
-        if suppressions.exists():
-            options.append(f'suppressions={suppressions}')
-        results = run_mode(paths, mode, names, jobs,
-                           env={'TSAN_OPTIONS': ' '.join(options)})
-        failed = sorted(key for key, outcome in results.items()
-                        if outcome.failed)
-        reports = tsan.parse(tsan.read_logs(logdir / mode))
-        changed = tsan.changed_lines(paths.cpython, paths.base.tag)
-        ours = [(report, hits) for report in reports
-                if (hits := tsan.in_series(report, changed, paths.cpython))]
-        counts = count(results)
-        lines.append(f'{mode}: {counts["pass"]} passed, '
-                     f'{counts["fail"] + counts["error"]} failed, '
-                     f'{counts["skip"]} skipped; {len(reports)} '
-                     f'ThreadSanitizer reports, {len(ours)} in code the '
-                     'series adds or changes')
-        lines.extend(f'  failed: {key}' for key in failed)
-        for report, hits in ours:
-            where = ', '.join(f'{func} ({path}:{line})'
-                              for func, path, line in hits)
-            lines.append(f'  {report.kind} in {where}')
-        problems += [f'{mode}: {key} failed' for key in failed]
-        problems += [f'{mode}: {report.kind} in {hits[0][1]}:{hits[0][2]}'
-                     for report, hits in ours]
-    report = (summary_header(paths, f'test --tsan ({len(names)} test '
-                                    'modules, the series\' own)')
-              + '\n'.join(lines) + '\n')
-    (paths.results / 'summary-tsan.txt').write_text(report)
-    print(report, end='')
-    if problems:
-        raise ProblemFound(f'{len(problems)} problems under ThreadSanitizer '
-                           f'(reports in {logdir})')
-    return 0
+    if tests:
+        names, what = select_tests(paths, tests=tests), ''
+    else:
+        names = series_tests(paths.cpython, paths.base.tag)
+        what = ", the series' own"
+    return run_sanitizer(paths, tsan.TIER, names, jobs, what)
+

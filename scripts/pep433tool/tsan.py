@@ -7,36 +7,21 @@ and ``log_path`` set, so that every process writes its reports to a file of
 its own.  A report counts against the series when one of the top frames of
 either access is on a line that the series adds or changes
 (``git diff -U0 <tag>..pep433``); the others are CPython's, and are listed
-but not counted.
+but not counted.  What is common to the sanitizers (the report model, the
+changed lines, which reports count) is in ``sanitizers.py``.
 """
 
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
 
-from . import config, gitutil
+from . import config, sanitizers
+from .sanitizers import Report, Tier, changed_lines, in_series, options
 
-#: How many frames of each stack are looked at: the racing code itself and
-#: its nearest callers, not the interpreter loop under them.
-TOP_FRAMES = 4
+__all__ = ('TIER', 'parse', 'read_logs', 'changed_lines', 'in_series')
 
 _HEADER = re.compile(r'^WARNING: ThreadSanitizer: (.+?)(?: \(pid=\d+\))?$')
 _FRAME = re.compile(r'^\s+#(\d+) (\S+) (\S+?):(\d+)(?::\d+)? ')
 _STACK = re.compile(r'^  (Write|Read|Previous write|Previous read|Atomic)'
                     r'|^  (Location|Mutex|Thread)')
-
-
-@dataclass
-class Report:
-    """One ThreadSanitizer warning."""
-
-    kind: str                                      # "data race", ...
-    stacks: list = field(default_factory=list)     # [[(func, file, line)]]
-    text: str = ''
-
-    def top_frames(self, count=TOP_FRAMES):
-        for stack in self.stacks:
-            yield from stack[:count]
 
 
 def parse(text):
@@ -45,7 +30,7 @@ def parse(text):
     for line in text.splitlines():
         match = _HEADER.match(line)
         if match:
-            current = Report(match.group(1))
+            current = Report(match.group(1), tool='ThreadSanitizer')
             reports.append(current)
             stack = None
         if current is None:
@@ -69,47 +54,22 @@ def parse(text):
     return reports
 
 
-def changed_lines(repo, tag, branch=config.BRANCH):
-    """{path: set of line numbers} that *branch* adds or changes."""
-    text = gitutil.out(repo, 'diff', '-U0', '--no-color', '--no-renames',
-                       f'{tag}..{branch}', '--', '*.c', '*.h')
-    changed, path = {}, None
-    for line in text.splitlines():
-        if line.startswith('+++ '):
-            path = line[6:] if line.startswith('+++ b/') else None
-        elif line.startswith('@@') and path:
-            match = re.search(r'\+(\d+)(?:,(\d+))?', line)
-            start, count = int(match.group(1)), int(match.group(2) or 1)
-            changed.setdefault(path, set()).update(
-                range(start, start + count))
-    return changed
-
-
-def _relative(path, src):
-    """*path* (as TSan prints it) relative to the source tree, or None."""
-    path = str(path)
-    src = str(Path(src).resolve())
-    if path.startswith(src + '/'):
-        return path[len(src) + 1:]
-    # out-of-tree builds print paths like ../cpython/Python/x.c
-    for marker in ('/Python/', '/Modules/', '/Objects/', '/Include/',
-                   '/Parser/'):
-        if marker in path:
-            return path[path.index(marker) + 1:]
-    return None
-
-
-def in_series(report, changed, src):
-    """The frames of *report* that are on lines the series changes."""
-    hits = []
-    for func, path, line in report.top_frames():
-        rel = _relative(path, src)
-        if rel and line in changed.get(rel, ()):
-            hits.append((func, rel, line))
-    return hits
-
-
 def read_logs(directory):
     """The text of every TSan log file (``log_path``) in *directory*."""
-    return ''.join(path.read_text(errors='replace')
-                   for path in sorted(Path(directory).glob('tsan*')))
+    return sanitizers.read_logs(directory, ('tsan',))
+
+
+def environment(logdir, src):
+    """TSAN_OPTIONS for the processes of one mode: every report to
+    *logdir*, none stops a process, CPython's suppressions."""
+    items = [f'log_path={logdir / "tsan"}', 'halt_on_error=0',
+             'second_deadlock_stack=1', 'handle_segv=0']
+    suppressions = src / 'Tools' / 'tsan' / 'suppressions_free_threading.txt'
+    if suppressions.exists():
+        items.append(f'suppressions={suppressions}')
+    return {'TSAN_OPTIONS': options(*items)}
+
+
+TIER = Tier(name='tsan', title='ThreadSanitizer', tools=('ThreadSanitizer',),
+            modes=config.TSAN_MODES, log_prefixes=('tsan',),
+            environment=environment, parse=parse)

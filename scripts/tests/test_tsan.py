@@ -1,8 +1,11 @@
 """ThreadSanitizer logs: parsing, and telling the series' races apart."""
 
-from pep433tool import tsan
+import pytest
 
-from conftest import commit_all, git, make_base, write
+from pep433tool import regrtest, tsan
+from pep433tool.errors import ProblemFound
+
+from conftest import commit_all, fake_checkout, git, make_base, write
 
 LOG = """\
 ==================
@@ -76,3 +79,38 @@ def test_read_logs(tmp_path):
     (tmp_path / 'tsan.102').write_text('b\n')
     (tmp_path / 'other').write_text('c\n')
     assert tsan.read_logs(tmp_path) == 'a\nb\n'
+
+
+def test_run_tsan_counts_the_series_races(tmp_path, monkeypatch):
+    paths, repo = fake_checkout(tmp_path, {
+        'Python/fileutils.c': ''.join(f'/* {i} */\n' for i in range(1, 41)),
+        'Objects/dictobject.c': ''.join(f'/* {i} */\n'
+                                        for i in range(1, 201))})
+    text = (repo / 'Python/fileutils.c').read_text()
+    write(repo, 'Python/fileutils.c', text.replace('/* 30 */', 'int d;'))
+    write(repo, 'Lib/test/test_cloexec_x.py', 'import unittest\n')
+    commit_all(repo, 'the series')
+
+    def run_mode(paths, mode, names, jobs, tag='', extra_args=(), env=None):
+        assert names == ['test_cloexec_x']
+        options = dict(item.split('=', 1)
+                       for item in env['TSAN_OPTIONS'].split())
+        assert options['halt_on_error'] == '0'
+        write(options['log_path'].rsplit('/', 1)[0], 'tsan.4242', LOG)
+        paths.results.mkdir(parents=True, exist_ok=True)
+        (paths.results / f'{mode}.log').write_text(
+            '0:00:02 load avg: 0.2 [1/1] test_cloexec_x passed\n')
+        return {'test_cloexec_x.T.test_a': regrtest.Outcome('pass')}
+
+    monkeypatch.setattr(regrtest, 'run_mode', run_mode)
+    with pytest.raises(ProblemFound, match='2 problems under '
+                                           'ThreadSanitizer'):
+        regrtest.run_tsan(paths, jobs=2)
+    summary = (paths.results / 'summary-tsan.txt').read_text()
+    assert summary.startswith("# test --tsan (1 test modules, the series' "
+                              "own)\n")
+    assert ('patched-tsan: 1 passed, 0 failed, 0 skipped; 2 ThreadSanitizer '
+            'reports, 1 in code the series adds or changes\n'
+            '  data race in _Py_GetDefaultCloexec (Python/fileutils.c:30)\n'
+            '  not counted: data race in dict_lookup '
+            '(Objects/dictobject.c:100)\n') in summary
