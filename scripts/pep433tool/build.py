@@ -120,12 +120,13 @@ def run_logged(cmd, cwd, logfile, env, label, progress=None):
     log.info('%s: done in %.0fs', label, elapsed)
 
 
-def build_tree(label, src, builddir, flags, jobs=None):
-    """Configure (when needed) and make *src* out of tree in *builddir*."""
+def build_tree(label, src, builddir, flags, jobs=None, extra_env=None):
+    """Configure (when needed) and make *src* out of tree in *builddir*
+    (with *extra_env* added to build_env())."""
     src, builddir = Path(src).resolve(), Path(builddir).resolve()
     check_out_of_tree(src)
     builddir.mkdir(parents=True, exist_ok=True)
-    env = build_env()
+    env = {**build_env(), **(extra_env or {})}
     stamp = builddir / STAMP
     wanted = {'src': str(src), 'configure_args': list(flags)}
     try:
@@ -183,9 +184,10 @@ def run_build(paths, only=None, jobs=None, configure_args=None,
               variant=None):
     """Implement the ``build`` subcommand; return the exit code.
 
-    With a *variant* (a key of config.VARIANTS: debug, ft, tsan), the builds
-    go to baseline-<variant>/ and patched-<variant>/, with the variant's
-    configure flags added to the usual ones.
+    With a *variant* (a key of config.VARIANTS: debug, ft, tsan, asan), the
+    builds go to baseline-<variant>/ and patched-<variant>/, with the
+    variant's configure flags added to the usual ones and its environment
+    (config.VARIANT_ENV) to configure's and make's.
     """
     deps.ensure_build_deps()
     if os.path.isdir(CCACHE_DIR):
@@ -194,6 +196,7 @@ def run_build(paths, only=None, jobs=None, configure_args=None,
         log.info('ccache not installed: building without it')
     flags = configure_flags(paths, configure_args)
     baseline_dir, patched_dir, suffix = paths.baseline, paths.patched, ''
+    env = config.VARIANT_ENV.get(variant)
     if variant:
         flags = [*flags, *config.VARIANTS[variant]]
         suffix = '-' + variant
@@ -205,11 +208,12 @@ def run_build(paths, only=None, jobs=None, configure_args=None,
             raise PreconditionError(f'{paths.baseline_src} is missing',
                                     hint='scripts/pep433 fetch')
         build_tree('baseline' + suffix, paths.baseline_src, baseline_dir,
-                   flags, jobs)
+                   flags, jobs, extra_env=env)
     if only in (None, 'patched'):
         require_branch(repo)
         if gitutil.dirty_files(repo):
             log.warning('building %s with uncommitted changes', repo)
-        build_tree('patched' + suffix, repo, patched_dir, flags, jobs)
+        build_tree('patched' + suffix, repo, patched_dir, flags, jobs,
+                   extra_env=env)
     return 0
 

@@ -298,6 +298,13 @@ def build_parser():
                        help='build baseline-tsan and patched-tsan instead: '
                             'free-threaded with --with-thread-sanitizer '
                             '(for test --tsan)')
+    group.add_argument('--asan', dest='variant', action='store_const',
+                       const='asan',
+                       help='build baseline-asan and patched-asan instead, '
+                            'with %s, and ASAN_OPTIONS=\'%s\' while '
+                            'building (for test --asan)'
+                            % (' '.join(config.VARIANTS['asan']),
+                               config.VARIANT_ENV['asan']['ASAN_OPTIONS']))
 
     p = add('docs', _cmd_docs,
             'build the HTML docs of both trees, compare the warnings',

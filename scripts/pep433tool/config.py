@@ -49,17 +49,45 @@ TEST_MODES = ('baseline', 'patched', 'patched-e')
 #: Builds beside the default pair, each in baseline-<name>/ and
 #: patched-<name>/ with these configure flags added: --with-pydebug (build
 #: --debug, for test --refleaks), the free-threaded build (build
-#: --free-threading) and ThreadSanitizer on it (build --tsan).
+#: --free-threading), ThreadSanitizer on it (build --tsan), and
+#: AddressSanitizer with UndefinedBehaviorSanitizer (build --asan: the
+#: flags of CPython's ASan buildbot, python/buildmaster-config, with UBSan
+#: added; --without-pymalloc, which configure implies for ASan, is said as
+#: the buildbot says it: ASan then sees every allocation).
 VARIANTS = {
     'debug': ('--with-pydebug',),
     'ft': ('--disable-gil',),
     'tsan': ('--disable-gil', '--with-thread-sanitizer'),
+    'asan': ('--with-address-sanitizer', '--with-undefined-behavior-sanitizer',
+             '--without-pymalloc'),
 }
+#: ASAN_OPTIONS of every process of the ASan build, from configure on (its
+#: test programs and the interpreter make runs must not fail on a leak) to
+#: test --asan, which adds log_path: those of CPython's ASan buildbot.
+#: No LeakSanitizer: the interpreter does not free everything at exit;
+#: allocator_may_return_null: a huge allocation is a MemoryError, as tests
+#: expect, not an ASan error; handle_segv=0: faulthandler handles SIGSEGV
+#: (bpo-42985).  ASan stops a process at its first error whatever
+#: halt_on_error says (the build has no -fsanitize-recover=address).
+ASAN_OPTIONS = ('detect_leaks=0', 'allocator_may_return_null=1',
+                'handle_segv=0')
+#: UBSAN_OPTIONS of test --asan (with log_path): every error reported with
+#: its stack, and none stops the process (the UBSan job of CPython's main
+#: branch CI stops at the first; here every report is wanted, to tell the
+#: series' apart); the summary line names the check (with gcc it is all
+#: the log file gets of a UBSan report: asan.py).
+UBSAN_OPTIONS = ('halt_on_error=0', 'print_stacktrace=1', 'print_summary=1',
+                 'report_error_type=1')
+#: The environment of configure and make of a variant, beside build_env()'s
+VARIANT_ENV = {'asan': {'ASAN_OPTIONS': ' '.join(ASAN_OPTIONS)}}
 REFLEAK_MODES = ('baseline-debug', 'patched-debug')
 #: The modes of test --free-threading, compared with baseline-ft
 FT_MODES = ('baseline-ft', 'patched-ft', 'patched-ft-e')
 #: The modes of test --tsan (the series' tests; no baseline to compare)
 TSAN_MODES = ('patched-tsan', 'patched-tsan-e')
+#: The modes of test --asan; the failures of each are compared with those
+#: saved by test in the same mode without the sanitizers
+ASAN_MODES = ('patched-asan', 'patched-asan-e')
 #: regrtest stops hunting leaks in a module at its first failure, so the
 #: test that fails on this kind of machine whatever the build (no VSOCK
 #: device) is left out, or test_socket would never be checked for leaks.

@@ -370,7 +370,7 @@ def build_hint(mode):
     """The command that builds the interpreter of *mode*."""
     variant = build_of(mode).partition('-')[2]
     option = {'debug': ' --debug', 'ft': ' --free-threading',
-              'tsan': ' --tsan'}.get(variant, '')
+              'tsan': ' --tsan', 'asan': ' --asan'}.get(variant, '')
     return f'scripts/pep433 build{option}'
 
 
