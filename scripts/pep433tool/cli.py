@@ -67,9 +67,11 @@ def _cmd_build(args, paths):
 
 
 def _cmd_test(args, paths):
-    from .regrtest import run_tests, run_tsan
+    from .regrtest import run_asan, run_tests, run_tsan
     if args.tsan:
         return run_tsan(paths, tests=args.tests, jobs=args.jobs)
+    if args.asan:
+        return run_asan(paths, tests=args.tests, jobs=args.jobs)
     return run_tests(paths, full=args.full, modes=args.mode,
                      tests=args.tests, jobs=args.jobs,
                      refleaks=args.refleaks,
@@ -373,6 +375,22 @@ def build_parser():
                             'file; fail on a failed test or on a report with '
                             'a frame on a line the series changes'
                             % ', '.join(config.TSAN_MODES))
+    group.add_argument('--asan', action='store_true',
+                       help='run the tests of test (the subset and the '
+                            'test modules the series adds, or --tests) on '
+                            'the AddressSanitizer + UBSan build (build '
+                            '--asan), modes %s, every process logging its '
+                            'reports to <workdir>/results/asan/<mode>/ '
+                            '(ASan stops a process at its first error; '
+                            'UBSan goes on; gcc\'s UBSan logs only the '
+                            'summary line of a report, with its place, and '
+                            'prints the rest on stderr); fail on a crashed '
+                            'test module, on a failed test that does not '
+                            'fail in the same mode without the sanitizers '
+                            '(results saved by test), or on a report with a '
+                            'frame on a line the series changes; the other '
+                            'reports are listed'
+                            % ', '.join(config.ASAN_MODES))
     p.add_argument('--mode', action='append',
                    choices=(config.TEST_MODES + config.REFLEAK_MODES
                             + config.FT_MODES),

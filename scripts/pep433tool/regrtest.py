@@ -690,3 +690,17 @@ def run_tsan(paths, tests=None, jobs=None):
         what = ", the series' own"
     return run_sanitizer(paths, tsan.TIER, names, jobs, what)
 
+
+def run_asan(paths, tests=None, jobs=None):
+    """``test --asan``: the tests of ``test`` (the subset and the series'
+    own, or *tests*) on the AddressSanitizer + UBSan build, with and
+    without -e.
+
+    A failure that the same mode without the sanitizers has too (the
+    results ``test`` saved) is known on this machine: listed, not counted.
+    """
+    from . import asan
+    require_checkout(paths)
+    names = select_tests(paths, tests=tests)
+    what = '' if tests else ", the subset and the series' own"
+    return run_sanitizer(paths, asan.TIER, names, jobs, what)

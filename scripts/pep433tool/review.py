@@ -151,7 +151,8 @@ def _read(repo, rel):
 TIERS = (('summary.txt', 'test (the subset, or --full)'),
          ('summary-ft.txt', 'test --free-threading'),
          ('summary-refleaks.txt', 'test --refleaks'),
-         ('summary-tsan.txt', 'test --tsan'))
+         ('summary-tsan.txt', 'test --tsan'),
+         ('summary-asan.txt', 'test --asan'))
 
 
 def regrtest_evidence(repo, version):
