@@ -79,6 +79,87 @@ def _last_line(path):
     return line if len(line) <= 80 else line[:77] + '...'
 
 
+#: What make prints as a PGO build (configure --enable-optimizations: the
+#: profile-opt target of Makefile.pre.in) enters each of its stages: the
+#: instrumented build, the training run (PROFILE_TASK, regrtest --pgo),
+#: the rebuild with the profile.  A line that *starts with* one of these.
+PGO_STAGES = (
+    ('Running code to generate profile data', 'profile-gen'),
+    ('Building with support for profile generation', 'profile-gen'),
+    ('touch profile-gen-stamp', 'run_profile_task'),
+    ('Rebuilding with profile guided optimizations', 'profile-use'),
+)
+PGO_TITLES = {'profile-gen': 'PGO 1/3 profile-gen (instrumented build)',
+              'run_profile_task': 'PGO 2/3 run_profile_task',
+              'profile-use': 'PGO 3/3 profile-use (optimized rebuild)'}
+#: regrtest's progress line: "0:01:02 load avg: 1.80 [ 12/44] test_bytes"
+_REGRTEST_PROGRESS = re.compile(r'\[\s*(\d+)/(\d+)(?:/\d+)?\] (\S+)')
+
+
+class PgoProgress:
+    """The progress line of a PGO build, from its make.log.
+
+    A PGO build makes the interpreter twice and, in between, runs the
+    training task, minutes of regrtest that write no object: the last
+    target alone would say nothing for that long, or name a target of the
+    instrumented build.  This reads what the log gained since the last
+    call (a PGO log is long) and says the stage: the instrumented build
+    or the optimized rebuild with the objects built and the last target,
+    the training run with the test it is at.
+    """
+
+    def __init__(self, builddir):
+        self.builddir = builddir
+        self.reset()
+
+    def reset(self):
+        """Forget what was read: the log is a new one."""
+        self.offset = 0
+        self.partial = b''
+        self.stage = None
+        self.test = None
+
+    def feed(self, data):
+        """Read the log's new bytes *data*."""
+        lines = (self.partial + data).split(b'\n')
+        self.partial = lines.pop()
+        for raw in lines:
+            line = raw.decode(errors='replace').strip()
+            for marker, stage in PGO_STAGES:
+                if line.startswith(marker):
+                    if stage != self.stage:
+                        self.test = None
+                    self.stage = stage
+            if self.stage == 'run_profile_task':
+                match = _REGRTEST_PROGRESS.search(line)
+                if match:
+                    self.test = (match.group(3), int(match.group(1)),
+                                 int(match.group(2)))
+
+    def __call__(self, logfile):
+        try:
+            with open(logfile, 'rb') as f:
+                f.seek(0, os.SEEK_END)
+                if f.tell() < self.offset:      # make ran again
+                    self.reset()
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            data = b''
+        self.offset += len(data)
+        self.feed(data)
+        if self.stage == 'run_profile_task':
+            if self.test is None:
+                return PGO_TITLES[self.stage] + ': starting'
+            name, index, total = self.test
+            return f'{PGO_TITLES[self.stage]}: {name} ({index}/{total})'
+        what = '%d objects built; %s' % (_count_objects(self.builddir),
+                                         _last_line(logfile))
+        if self.stage is None:
+            return what
+        return f'{PGO_TITLES[self.stage]}: {what}'
+
+
 def run_logged(cmd, cwd, logfile, env, label, progress=None):
     """Run *cmd* with its output in *logfile*, reporting progress.
 
@@ -122,7 +203,32 @@ def run_logged(cmd, cwd, logfile, env, label, progress=None):
 
 def build_tree(label, src, builddir, flags, jobs=None, extra_env=None):
     """Configure (when needed) and make *src* out of tree in *builddir*
-    (with *extra_env* added to build_env())."""
+    (with *extra_env* added to build_env()).
+
+    A PGO build (--enable-optimizations) reports its stage as it goes
+    (PgoProgress).  It keeps ccache: ccache hashes the working directory
+    of a -fprofile-generate compile (where its profile goes) and the
+    profile data of a -fprofile-use one, and hands a compile with an
+    option it does not know (-fprofile-update=atomic, which recent
+    configure scripts add) to the compiler uncached (docs/performance.md).
+    """
+    src, builddir = Path(src).resolve(), Path(builddir).resolve()
+    env = configure_tree(label, src, builddir, flags, extra_env)
+    progress = (PgoProgress(builddir) if '--enable-optimizations' in flags
+                else None)
+    jobs = jobs or cpu_count()
+    run_logged(['make', f'-j{jobs}'], builddir, builddir / 'make.log', env,
+               f'{label} make', progress=progress)
+    python = builddir / 'python'
+    if not python.exists():
+        raise ExternalError(f'{label}: make succeeded but {python} is '
+                            'missing; see ' + str(builddir / 'make.log'))
+    return python
+
+
+def configure_tree(label, src, builddir, flags, extra_env=None):
+    """Configure *src* out of tree in *builddir* unless it is already,
+    with these *flags* (the stamp says); return the environment of make."""
     src, builddir = Path(src).resolve(), Path(builddir).resolve()
     check_out_of_tree(src)
     builddir.mkdir(parents=True, exist_ok=True)
@@ -144,14 +250,7 @@ def build_tree(label, src, builddir, flags, jobs=None, extra_env=None):
     else:
         log.info('%s: already configured with %s', label,
                  format_cmd(flags) or 'no extra flags')
-    jobs = jobs or cpu_count()
-    run_logged(['make', f'-j{jobs}'], builddir, builddir / 'make.log', env,
-               f'{label} make')
-    python = builddir / 'python'
-    if not python.exists():
-        raise ExternalError(f'{label}: make succeeded but {python} is '
-                            'missing; see ' + str(builddir / 'make.log'))
-    return python
+    return env
 
 
 def require_branch(repo):
@@ -184,10 +283,11 @@ def run_build(paths, only=None, jobs=None, configure_args=None,
               variant=None):
     """Implement the ``build`` subcommand; return the exit code.
 
-    With a *variant* (a key of config.VARIANTS: debug, ft, tsan, asan), the
-    builds go to baseline-<variant>/ and patched-<variant>/, with the
-    variant's configure flags added to the usual ones and its environment
-    (config.VARIANT_ENV) to configure's and make's.
+    With a *variant* (a key of config.VARIANTS: debug, ft, tsan, asan,
+    optimized), the builds go to baseline-<variant>/ and
+    patched-<variant>/, with the variant's configure flags added to the
+    usual ones and its environment (config.VARIANT_ENV) to configure's and
+    make's.
     """
     deps.ensure_build_deps()
     if os.path.isdir(CCACHE_DIR):

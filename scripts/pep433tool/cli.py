@@ -307,6 +307,15 @@ def build_parser():
                             'building (for test --asan)'
                             % (' '.join(config.VARIANTS['asan']),
                                config.VARIANT_ENV['asan']['ASAN_OPTIONS']))
+    group.add_argument('--optimized', dest='variant', action='store_const',
+                       const='optimized',
+                       help='build baseline-optimized and patched-optimized '
+                            'instead, with %s (PGO + LTO: make runs the '
+                            'base\'s profile-opt, whose training run, '
+                            'regrtest --pgo, the progress lines follow; '
+                            'for bench --optimized; how long: '
+                            'docs/performance.md)'
+                            % ' '.join(config.VARIANTS['optimized']))
 
     p = add('docs', _cmd_docs,
             'build the HTML docs of both trees, compare the warnings',

@@ -60,6 +60,10 @@ VARIANTS = {
     'tsan': ('--disable-gil', '--with-thread-sanitizer'),
     'asan': ('--with-address-sanitizer', '--with-undefined-behavior-sanitizer',
              '--without-pymalloc'),
+    # build --optimized (for bench --optimized): PGO + LTO, as python.org,
+    # distributions and published pyperformance results build CPython;
+    # make runs the base's own profile-opt target (its PROFILE_TASK).
+    'optimized': ('--enable-optimizations', '--with-lto'),
 }
 #: ASAN_OPTIONS of every process of the ASan build, from configure on (its
 #: test programs and the interpreter make runs must not fail on a leak) to
