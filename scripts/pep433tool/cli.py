@@ -114,7 +114,8 @@ def _cmd_bench(args, paths):
             ('--quick', args.quick), ('--benchmarks', args.benchmarks),
             ('--no-pyperformance', args.no_pyperformance),
             ('--no-instructions', args.no_instructions),
-            ('--suite', args.suite), ('--passes', args.passes is not None))
+            ('--suite', args.suite), ('--passes', args.passes is not None),
+            ('--optimized', args.optimized))
             if on]
         if given:
             raise UsageError('--combine pools measured folders and measures '
@@ -144,6 +145,8 @@ def _cmd_bench(args, paths):
             raise UsageError('--passes with --no-pyperformance: there is no '
                              'pyperformance pass to make')
         extra['passes'] = args.passes
+    if args.optimized:
+        extra['variant'] = 'optimized'
     return run_bench(paths, quick=args.quick, output=args.output,
                      pyperformance=not args.no_pyperformance,
                      benchmarks=benchmarks, seed=args.seed,
@@ -520,16 +523,20 @@ def build_parser():
             'PEP\'s table: os.open with no flag, O_CLOEXEC, ioctl(FIOCLEX) '
             'or fcntl after; (3) system calls per call counted with strace; '
             '(4) user-space instructions per call counted with valgrind\'s '
-            'callgrind; (5) pyperformance, baseline vs patched, with pyperf '
-            'compare_to and the geometric mean. Writes the pyperf JSON files, '
-            'report.md (the tables and "target missed:" lines) and '
+            'callgrind (target: at most +1% over stock, by default and '
+            'under -e), and per function where they differ '
+            '(callgrind_annotate); (5) pyperformance, baseline vs patched, '
+            'with pyperf compare_to and the geometric mean. Writes the '
+            'pyperf JSON files, report.md (the tables and "target missed:" '
+            'lines) and '
             'ratios.png into the output folder. pyperf, pyperformance and '
             'matplotlib are installed into <workdir>/venv from '
             'scripts/requirements-dev.txt. A missed target is reported, '
             'not an error (exit 0). Run it on a quiet machine (how long: '
             'docs/performance.md). --suite runs pyperformance alone, '
             'on its whole default suite; --combine pools the runs of '
-            'several output folders into one report.')
+            'several output folders into one report; --optimized measures '
+            'the builds of build --optimized (PGO + LTO).')
     p.add_argument('--quick', action='store_true',
                    help='a few minutes: 3 rounds of 2 values, pyperformance '
                         'on %s, one pass each' % ','.join(
@@ -577,6 +584,12 @@ def build_parser():
                         'pooled table. Refuses (exit 3) folders of other '
                         'builds (results.json records sys.version and the '
                         'sha256 of each python) or of another plan')
+    p.add_argument('--optimized', action='store_true',
+                   help='measure baseline-optimized and patched-optimized '
+                        '(build --optimized: PGO + LTO, as distributions '
+                        'build CPython) instead of the plain builds; with '
+                        '--suite too. results.json and the report say which '
+                        'builds, and --combine pools only runs of the same')
     p.add_argument('--seed', type=int, help=argparse.SUPPRESS)
 
     p = add('audit', _cmd_audit,

@@ -470,11 +470,12 @@ def test_interleaved_passes():
     assert bench.Plan.make(True, passes=3).rounds == 3
 
 
-def fake_builds(root, text='fake'):
-    """Fake builds/python: print a sys.version of their own."""
+def fake_builds(root, text='fake', variant=None):
+    """Fake builds/python: print a sys.version of their own (those of
+    build --<variant> with a *variant*)."""
     paths = Paths(workdir=root)
     for build in ('baseline', 'patched'):
-        python = getattr(paths, build) / 'python'
+        python = bench.build_dir(paths, build, variant) / 'python'
         python.parent.mkdir(parents=True, exist_ok=True)
         python.write_text(f'#!/bin/sh\necho "3.13.5 ({text} {build})"\n')
         python.chmod(0o755)
@@ -498,7 +499,7 @@ BUILDS = {b: {'sys_version': f'3.13.5 ({b})', 'sha256': {'python': c * 64}}
 
 
 def saved_run(folder, hhmm, patched, perf_patched=1.0, rounds=3,
-              builds=BUILDS):
+              builds=BUILDS, variant=None):
     """A bench output folder written as a run writes one: the round files
     (round_file), the pyperformance passes (pass_file) and results.json
     (write_results).  *patched*: the os.open ratio of patched in each
@@ -540,6 +541,9 @@ def saved_run(folder, hhmm, patched, perf_patched=1.0, rounds=3,
                        'passes': ['baseline', 'patched'], 'rows': {},
                        'geomean': None, 'pair_geomeans': [],
                        'compare_to': ''})
+    if variant:
+        results.update(variant=variant, build_dirs={
+            b: f'{b}-{variant}' for b in ('baseline', 'patched')})
     bench.write_results(folder, results)
     return folder
 
@@ -989,3 +993,413 @@ def test_suite_runs_the_default_suite_and_reports_what_did_not_run(
         '3 |' in report
     with pytest.raises(bench.PreconditionError, match='different plans'):
         bench.run_combine(paths, [out, tmp_path / 'list'], tools=tools)
+
+
+# -- instructions per function, their target; bench --optimized; the plot ---
+
+#: callgrind_annotate --inclusive=no of a patched run (valgrind 3.19): a
+#: function has a line per file its code comes from (its own, with the
+#: object; a header's inline code, without) and gcc's copies their own.
+ANNOTATE_EXCLUSIVE = """\
+{dashes}
+Profile data file 'socket-600.out' (creator: callgrind-3.19.0)
+{dashes}
+I1 cache: 
+D1 cache: 
+LL cache: 
+Timerange: Basic block 0 - 9876543
+Trigger: Program termination
+Profiled target:  ./python instr_calls.py socket.socket default 600 (PID 42)
+Events recorded:  Ir
+Events shown:     Ir
+Event sort order: Ir
+Thresholds:       100
+Include dirs:     
+User annotated:   
+Auto-annotation:  off
+
+{dashes}
+Ir                  
+{dashes}
+9,000,000 (100.0%)  PROGRAM TOTALS
+
+{dashes}
+Ir                  file:function
+{dashes}
+2,400,000 (26.67%)  Python/ceval.c:_PyEval_EvalFrameDefault [/b/python]
+  300,000 ( 3.33%)  Include/internal/pycore_object.h:_PyEval_EvalFrameDefault
+  150,600 ( 1.67%)  Modules/socketmodule.c:sock_initobj [/b/python]
+   60,000 ( 0.67%)  Include/object.h:sock_initobj
+   30,000 ( 0.33%)  Modules/socketmodule.c:sock_new.constprop.0 [/b/python]
+   12,000 ( 0.13%)  Modules/socketmodule.c:sock_new.part.0 [/b/python]
+    6,000 ( 0.07%)  ???:__socket [/lib/libc.so.6]
+
+""".format(dashes='-' * 80)
+
+#: The same run, --inclusive=yes: a function's own line is what its callers
+#: paid for it (the header lines and the copies it calls included).
+ANNOTATE_INCLUSIVE = ANNOTATE_EXCLUSIVE.split('Ir                  file')[0] \
+    + """\
+Ir                  file:function
+""" + '-' * 80 + """
+9,000,000 (100.0%)  ???:_start [/b/python]
+8,000,000 (88.89%)  Python/ceval.c:_PyEval_EvalFrameDefault [/b/python]
+  400,000 ( 4.44%)  Include/internal/pycore_object.h:_PyEval_EvalFrameDefault
+  500,000 ( 5.56%)  Modules/socketmodule.c:sock_initobj [/b/python]
+   90,000 ( 1.00%)  Include/object.h:sock_initobj
+  120,000 ( 1.33%)  Modules/socketmodule.c:sock_new.constprop.0 [/b/python]
+   40,000 ( 0.44%)  Modules/socketmodule.c:sock_new.part.0 [/b/python]
+    6,000 ( 0.07%)  ???:__socket [/lib/libc.so.6]
+"""
+
+
+def test_annotate_output_summed_by_function():
+    rows = bench.parse_annotate(ANNOTATE_EXCLUSIVE)
+    assert rows[0] == (2400000, 'Python/ceval.c',
+                       '_PyEval_EvalFrameDefault', '/b/python')
+    assert rows[1][3] is None                   # a header's inline code
+    assert len(rows) == 7                       # not PROGRAM TOTALS
+    # before valgrind 3.18, no percentages
+    old = re.sub(r'\(\s*[\d.]+%\)\s+', '', ANNOTATE_EXCLUSIVE)
+    assert '%' not in old.split('file:function')[1]
+    assert bench.parse_annotate(old) == rows
+    found = bench.sum_functions(rows,
+                                bench.parse_annotate(ANNOTATE_INCLUSIVE))
+    # exclusive: every line of the function and of its copies, added up;
+    # inclusive: the largest (its own line holds the others)
+    assert found['_PyEval_EvalFrameDefault'] == {
+        'exclusive': 2700000, 'inclusive': 8000000, 'file': 'ceval.c'}
+    assert found['sock_initobj'] == {
+        'exclusive': 210600, 'inclusive': 500000, 'file': 'socketmodule.c'}
+    assert found['sock_new'] == {
+        'exclusive': 42000, 'inclusive': 120000, 'file': 'socketmodule.c'}
+    # no debug information: the object names it
+    assert found['__socket']['file'] == 'libc.so.6'
+    assert found['_start'] == {'exclusive': 0, 'inclusive': 9000000,
+                               'file': 'python'}
+    assert bench.instructions.function_key('f.lto_priv.0.cold') == 'f'
+    assert bench.instructions.function_key('f.isra.0.part.1') == 'f'
+    assert bench.instructions.function_key('f_constprop') == 'f_constprop'
+
+
+def costs(**functions):
+    """{function: {'inclusive', 'exclusive', 'file'}} from name=(incl,
+    excl)."""
+    return {name: {'inclusive': i, 'exclusive': e, 'file': f'{name}.c'}
+            for name, (i, e) in functions.items()}
+
+
+def test_per_call_functions_leave_start_up_out():
+    low = costs(startup=(5000, 5000), sock_initobj=(200 * 80, 200 * 30))
+    high = costs(startup=(5000, 5000), sock_initobj=(600 * 80, 600 * 30),
+                 new=(400, 400))
+    assert bench.per_call_functions(low, high, (200, 600)) == {
+        'sock_initobj': {'inclusive': 80.0, 'exclusive': 30.0,
+                         'file': 'sock_initobj.c'},
+        'new': {'inclusive': 1.0, 'exclusive': 1.0, 'file': 'new.c'}}
+
+
+#: Per call, per function, as measure_instructions() gives them.
+PER_FUNCTION = {
+    ('socket.socket', 'baseline'): costs(
+        sock_initobj=(800, 300), _PyEval_EvalFrameDefault=(6900, 2000),
+        PyObject_Malloc=(60, 60)),
+    ('socket.socket', 'patched'): costs(
+        sock_initobj=(900, 330), _PyEval_EvalFrameDefault=(7119, 2000),
+        PyObject_Malloc=(60.5, 60.5), sock_cloexec_arg=(40, 40)),
+    ('socket.socket', 'patched-e'): costs(
+        sock_initobj=(950, 380), _PyEval_EvalFrameDefault=(7154, 2000),
+        PyObject_Malloc=(60, 60), sock_cloexec_arg=(45, 45)),
+}
+
+
+def test_function_rows_and_their_table():
+    rows = bench.function_rows(PER_FUNCTION, 'socket.socket')
+    # where the instructions are first, then their callers; less than one
+    # instruction per call is no difference
+    assert list(rows) == ['sock_initobj', 'sock_cloexec_arg',
+                          '_PyEval_EvalFrameDefault']
+    assert rows['sock_cloexec_arg'] == {
+        'file': 'sock_cloexec_arg.c', 'baseline': [0.0, 0.0],
+        'patched': [40, 40], 'patched-e': [45, 45]}
+    table = bench.function_table(rows)
+    assert table[0] == ('| function | stock: inclusive | stock: exclusive | '
+                        'patched - stock: inclusive | patched - stock: '
+                        'exclusive | patched -e - stock: inclusive | '
+                        'patched -e - stock: exclusive |')
+    assert table[2] == ('| `sock_initobj` (sock_initobj.c) | 800 | 300 | '
+                        '+100 | +30 | +150 | +80 |')
+    assert table[4] == ('| `_PyEval_EvalFrameDefault` '
+                        '(_PyEval_EvalFrameDefault.c) | 6900 | 2000 | +219 '
+                        '| = | +254 | = |')
+    assert bench.function_table(rows, limit=2)[-1].startswith(
+        '1 more function differs (all of them: results.json')
+    assert bench.function_rows(PER_FUNCTION, 'os.pipe') == {}
+
+
+def test_instruction_target_at_most_one_percent_over_stock():
+    counts = {('socket.socket', 'baseline'): 7000.0,
+              ('socket.socket', 'patched'): 7219.0,
+              ('socket.socket', 'patched-e'): 7254.0,
+              ('os.pipe', 'baseline'): 5000.0, ('os.pipe', 'patched'): 4971.0,
+              ('os.pipe', 'patched-e'): 5027.0,
+              ('os.dup', 'baseline'): 4000.0, ('os.dup', 'patched'): 4000.0,
+              ('os.dup', 'patched-e'): 4040.0}
+    held, missed = bench.instruction_targets(counts)
+    assert missed == [
+        "instructions per call, patched (default False): at most +1% over "
+        "the baseline's: socket.socket +219 (+3.1%)",
+        "instructions per call, patched -e: at most +1% over the "
+        "baseline's: socket.socket +254 (+3.6%)"]
+    assert held == []
+    # fewer than stock, or exactly +1%: held
+    del counts['socket.socket', 'patched-e']
+    held, missed = bench.instruction_targets(counts)
+    assert held == ["instructions per call, patched -e: at most +1% over "
+                    "the baseline's"]
+    assert bench.instruction_targets({}) == ([], [])
+
+
+FAKE_VALGRIND = """#!{python}
+import json, sys
+args = sys.argv[1:]
+out = next(a for a in args if a.startswith('--callgrind-out-file='))
+out = out.split('=', 1)[1]
+python = args[2]
+build = python.split('/')[-2]
+n = int(args[-1])
+e = '-e' in args
+per_call = {{'baseline': 1000, 'patched': 1010}}[build.split('-')[0]] + 30 * e
+if out != '/dev/null':
+    with open(out, 'w') as fp:
+        json.dump({{'build': build, 'e': e, 'n': n, 'call': args[-3]}}, fp)
+print('==1== Callgrind', file=sys.stderr)
+print(f'==1== Collected : {{50000 + n * per_call}}', file=sys.stderr)
+"""
+
+#: A callgrind_annotate that annotates FAKE_VALGRIND's profiles: start-up
+#: (the same at every loop count) and sock_initobj, which costs patched
+#: 10 more instructions per call, and -e 30 more on top.
+FAKE_ANNOTATE = """#!{python}
+import json, sys
+args = sys.argv[1:]
+assert '--threshold=100' in args and '--auto=no' in args, args
+inclusive = '--inclusive=yes' in args
+with open(args[-1]) as fp:
+    run = json.load(fp)
+n = run['n']
+extra = (10 if run['build'].startswith('patched') else 0) + 30 * run['e']
+rows = [(50000, '???:startup [/w/python]'),
+        (n * (100 + extra), '/w/Modules/socketmodule.c:sock_initobj '
+                            '[/w/python]')]
+if inclusive:
+    rows.append((50000 + n * (100 + extra), '???:_start [/w/python]'))
+print('Ir  ' + chr(10) + '-' * 80 + chr(10) + '100 (100.0%)  PROGRAM TOTALS')
+print(chr(10) + '-' * 80 + chr(10) + 'Ir  file:function' + chr(10) + '-' * 80)
+for cost, what in rows:
+    print(f'{{cost:,}} (50.00%)  {{what}}')
+"""
+
+
+def fake_callgrind(tmp_path, monkeypatch):
+    """valgrind and callgrind_annotate stand-ins first in PATH."""
+    tools = tmp_path / 'fakebin'
+    tools.mkdir()
+    for name, text in (('valgrind', FAKE_VALGRIND),
+                       ('callgrind_annotate', FAKE_ANNOTATE)):
+        (tools / name).write_text(text.format(python=sys.executable))
+        (tools / name).chmod(0o755)
+    monkeypatch.setenv('PATH', f'{tools}:{os.environ["PATH"]}')
+
+
+def test_measure_instructions_per_call_and_per_function(tmp_path,
+                                                         monkeypatch):
+    from pep433tool.util import clean_env
+    fake_callgrind(tmp_path, monkeypatch)
+    paths = fake_builds(tmp_path / 'work', variant='optimized')
+    plan = bench.Plan.make(True)
+    b = bench.Bench(paths, tmp_path / 'out', plan, tmp_path, seed=1,
+                    variant='optimized')
+    (b.pylib / 'pyperf').mkdir(parents=True)
+    b.env = clean_env()
+    counts, functions = b.measure_instructions(('os.open',), (200, 600))
+    # the optimized builds ran: their folders' names say the build
+    assert counts == {('os.open', 'baseline'): 1000.0,
+                      ('os.open', 'patched'): 1010.0,
+                      ('os.open', 'patched-e'): 1040.0}
+    assert functions['os.open', 'patched-e'] == {
+        'sock_initobj': {'inclusive': 140.0, 'exclusive': 140.0,
+                         'file': 'socketmodule.c'},
+        '_start': {'inclusive': 140.0, 'exclusive': 0.0, 'file': 'python'}}
+    assert 'startup' not in functions['os.open', 'baseline']
+    saved = json.loads((tmp_path / 'out' /
+                        'instructions-functions.json').read_text())
+    assert saved['os.open patched']['sock_initobj']['exclusive'] == 110.0
+    # the profiles are read, then gone (megabytes each)
+    profiles = paths.workdir / 'bench' / 'instructions' / 'profiles'
+    assert list(profiles.iterdir()) == []
+    # without the functions: no profile written at all
+    assert b.run_instructions(('os.open',), (200, 600)) == counts
+
+
+def fake_measurements(monkeypatch, tools, per_function=PER_FUNCTION):
+    """Bench's measurements replaced by canned ones (socket.socket)."""
+    from pep433tool import selftest
+    monkeypatch.setattr(selftest, 'ensure_tools', lambda paths: tools)
+    monkeypatch.setattr(bench.Bench, 'prepare',
+                        lambda self: self.output.mkdir(parents=True,
+                                                       exist_ok=True))
+    monkeypatch.setattr(bench.Bench, 'run_syscalls', lambda self: {
+        ('socket.socket', s): ['socket'] for s in ('baseline', 'patched',
+                                                   'patched-e')})
+    micro = {('socket.socket', 'baseline'): {'time': 2e-6}}
+    micro.update({('socket.socket', s): {'time': 2e-6, 'median': 1.0,
+                                         'q1': 1.0, 'q3': 1.0}
+                  for s in ('patched', 'patched-e')})
+    monkeypatch.setattr(bench.Bench, 'run_micro',
+                        lambda self: (micro, {}, {}))
+    counts = {('socket.socket', 'baseline'): 7000.0,
+              ('socket.socket', 'patched'): 7219.0,
+              ('socket.socket', 'patched-e'): 7020.0}
+    monkeypatch.setattr(bench.Bench, 'measure_instructions',
+                        lambda self: (counts, per_function))
+    monkeypatch.setattr(bench.Bench, 'plot', lambda self, results: None)
+
+
+def test_bench_reports_the_instruction_target_and_the_functions(
+        tmp_path, monkeypatch, caplog):
+    paths = fake_builds(tmp_path / 'work')
+    fake_measurements(monkeypatch, fake_tools(tmp_path))
+    out = tmp_path / 'run'
+    # a missed target is reported, and is no error
+    assert bench.run_bench(paths, output=out, pyperformance=False) == 0
+    assert ("target missed: instructions per call, patched (default "
+            "False): at most +1% over the baseline's: socket.socket +219 "
+            "(+3.1%)") in caplog.text
+    results = json.loads((out / 'results.json').read_text())
+    assert results['variant'] is None
+    assert results['build_dirs'] == {'baseline': 'baseline',
+                                     'patched': 'patched'}
+    assert set(results['instruction_functions']['socket.socket']) == {
+        'sock_initobj', 'sock_cloexec_arg', '_PyEval_EvalFrameDefault'}
+    assert "instructions per call, patched -e: at most +1% over the " \
+        "baseline's" in results['targets']['held']
+    report = (out / 'report.md').read_text()
+    assert report.startswith('# PEP 433 benchmark: patched vs stock CPython '
+                             '3.13.15, plain builds\n')
+    assert ('- target missed: instructions per call, patched (default '
+            'False): at most +1% over the baseline\'s: socket.socket +219 '
+            '(+3.1%)') in report
+    assert '### Instructions per function (callgrind_annotate)' in report
+    # in the order of the differences, though results.json sorts names
+    assert ('| `sock_initobj` (sock_initobj.c) | 800 | 300 | +100 | +30 | '
+            '+150 | +80 |\n| `sock_cloexec_arg`') in report
+    assert '`os.pipe`:' not in report       # not measured here
+    # results.json renders again to the same report
+    assert bench.render_report(bench.deserialise(results)) == report
+
+
+def test_bench_optimized_measures_and_names_the_optimized_builds(
+        tmp_path, monkeypatch):
+    paths = fake_builds(tmp_path / 'work', variant='optimized')
+    for build in ('baseline', 'patched'):
+        stamp = bench.build_dir(paths, build, 'optimized') / \
+            '.pep433-configure.json'
+        stamp.write_text(json.dumps({
+            'src': '/src', 'configure_args': ['--enable-optimizations',
+                                              '--with-lto']}))
+    # the plain builds are not there: bench --optimized does not need them
+    with pytest.raises(bench.PreconditionError) as info:
+        bench.check_builds(paths)
+    assert info.value.hint == 'scripts/pep433 build'
+    bench.check_builds(paths, 'optimized')
+    with pytest.raises(bench.PreconditionError) as info:
+        bench.check_builds(Paths(workdir=tmp_path / 'none'), 'optimized')
+    assert info.value.hint == 'scripts/pep433 build --optimized'
+    fake_measurements(monkeypatch, fake_tools(tmp_path))
+    out = tmp_path / 'run'
+    assert bench.run_bench(paths, output=out, pyperformance=False,
+                           variant='optimized') == 0
+    results = json.loads((out / 'results.json').read_text())
+    assert results['variant'] == 'optimized'
+    assert results['build_dirs'] == {'baseline': 'baseline-optimized',
+                                     'patched': 'patched-optimized'}
+    assert results['configure_args']['patched'] == [
+        '--enable-optimizations', '--with-lto']
+    assert results['builds']['patched']['sys_version'] == \
+        '3.13.5 (fake patched)'
+    report = (out / 'report.md').read_text()
+    assert report.splitlines()[0] == (
+        '# PEP 433 benchmark: patched vs stock CPython 3.13.15, optimized '
+        'builds (PGO + LTO)')
+    assert ('Builds compared: `baseline-optimized/` and '
+            '`patched-optimized/`, configure flags `--enable-optimizations '
+            '--with-lto`.') in report
+
+
+def test_suite_on_the_optimized_builds(tmp_path, monkeypatch):
+    from pep433tool import selftest
+    paths = fake_builds(tmp_path / 'work', variant='optimized')
+    tools = fake_tools(tmp_path)
+    (tools / 'pyperformance').write_text(
+        FAKE_SUITE.format(python=sys.executable))
+    (tools / 'pyperformance').chmod(0o755)
+    output = tmp_path / 'output.txt'
+    output.write_text(PYPERFORMANCE_OUTPUT)
+    log = tmp_path / 'calls.log'
+    monkeypatch.setenv('FAKE_LOG', str(log))
+    monkeypatch.setenv('FAKE_OUTPUT', str(output))
+    monkeypatch.setattr(selftest, 'ensure_tools', lambda paths: tools)
+    monkeypatch.setattr(bench.Bench, 'plot', lambda self, results: None)
+    out = tmp_path / 'suite'
+    assert bench.run_bench(paths, output=out, suite=['alpha'], passes=1,
+                           variant='optimized') == 0
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [c[c.index('--python') + 1].split('/')[-2] for c in calls] == \
+        ['baseline-optimized', 'patched-optimized']
+    results = json.loads((out / 'results.json').read_text())
+    assert results['kind'] == 'suite' and results['variant'] == 'optimized'
+    assert 'optimized builds (PGO + LTO)' in \
+        (out / 'report.md').read_text().splitlines()[0]
+
+
+def test_combine_refuses_to_pool_optimized_and_plain_runs(tmp_path):
+    paths = Paths(workdir=tmp_path / 'work')
+    tools = fake_tools(tmp_path)
+    plain = saved_run(tmp_path / 'plain', '13:39', [1.0, 1.0, 1.0])
+    optimized = [saved_run(tmp_path / f'opt{i}', hhmm, [1.0, 1.0, 1.0],
+                           variant='optimized')
+                 for i, hhmm in enumerate(('14:04', '14:56'))]
+    with pytest.raises(bench.PreconditionError) as info:
+        bench.run_combine(paths, [plain, optimized[0]], tools=tools)
+    assert 'measured the plain builds and' in str(info.value)
+    assert 'the optimized builds (PGO + LTO): runs of other builds cannot ' \
+        'be pooled' in str(info.value)
+    assert 'bench --optimized' in info.value.hint
+    out = tmp_path / 'combined'
+    assert bench.run_combine(paths, optimized, output=out, tools=tools) == 0
+    report = (out / 'report.md').read_text()
+    assert report.splitlines()[0] == (
+        '# PEP 433 benchmark: 2 runs pooled, patched vs stock CPython '
+        '3.13.5, optimized builds (PGO + LTO)')
+    assert json.loads((out / 'combined.json').read_text())['variant'] == \
+        'optimized'
+
+
+def test_cli_bench_optimized(monkeypatch, tmp_path):
+    seen = {}
+
+    def fake(paths, *args, **kwargs):
+        seen.clear()
+        seen.update(kwargs)
+        return 0
+
+    monkeypatch.setattr(bench, 'run_bench', fake)
+    work = ['--workdir', str(tmp_path)]
+    assert cli.main(work + ['bench', '--optimized', '--suite', 'all']) == 0
+    assert seen['variant'] == 'optimized' and seen['suite'] == 'all'
+    assert cli.main(work + ['bench']) == 0
+    assert 'variant' not in seen
+    assert cli.main(work + ['bench', '--combine', 'a', 'b',
+                            '--optimized']) == 2
+

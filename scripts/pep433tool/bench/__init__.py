@@ -24,7 +24,8 @@ Five measurements, written to one output folder:
    (PYTHONHASHSEED=0, a fixed empty working directory and PYTHONPATH), so
    it tells what the patch adds to the interpreter's own work from what
    only the clock says (to a few dozen instructions: see
-   instructions.run_instructions).
+   instructions.run_instructions); and per function, from the same runs'
+   profiles (callgrind_annotate): where a call's instructions differ.
 5. **pyperformance** (perf.py) on BENCHMARKS (or --benchmarks), baseline vs
    patched, in ABBAABBA order (full run: eight --fast passes, each in its
    own file, all with the first pass's loop counts) so that drift cancels,
@@ -33,8 +34,10 @@ Five measurements, written to one output folder:
 
 ``bench --suite`` (suite.py) runs pyperformance alone on its whole default
 suite; ``bench --combine`` (combine.py) pools the runs of several output
-folders into one report.  The targets are in targets.py, report.md is
-written by report.py, ratios.png by plot.py; command.py runs it all.
+folders into one report; ``bench --optimized`` measures the builds of
+``build --optimized`` (PGO + LTO) instead of the plain ones.  The targets
+are in targets.py, report.md is written by report.py, ratios.png by
+plot.py; command.py runs it all.
 
 The tool's own Python needs no package: pyperf, pyperformance and
 matplotlib live in <workdir>/venv (scripts/requirements-dev.txt, installed
@@ -45,9 +48,12 @@ JSON files are read and merged here with the json module (pyperfio.py).
 
 from ..errors import ExternalError, PreconditionError
 from .combine import run_combine
-from .command import (_serialise, build_identity, check_builds, deserialise,
-                      machine_info, plan_record, run_bench, write_results)
-from .instructions import collected_instructions
+from .command import (_serialise, build_identity, build_record, check_builds,
+                      deserialise, machine_info, plan_record, run_bench,
+                      write_results)
+from .instructions import (MIN_FUNCTION_DIFF, collected_instructions,
+                           function_rows, parse_annotate, per_call_functions,
+                           sum_functions)
 from .micro import read_rounds, round_file
 from .perf import (all_benchmarks_table, pass_file, pass_pairs,
                    pyperformance_results)
@@ -57,14 +63,16 @@ from .plan import (BASELINE_INHERITABLE, BENCHMARKS, COMPARED_SERIES,
                    SYSCALL_SERIES, TARGET_SERIES, TITLES, Plan, Series,
                    interleaved)
 from .pyperfio import benchmarks_of, load_json, merge, values, write_json
-from .report import (fmt_ratio, fmt_time, instruction_table, like_lines,
-                     micro_table, pair_lines, pep_table, pyperformance_table,
-                     render_combined, render_report, syscall_table)
-from .runner import Bench
+from .report import (builds_title, fmt_ratio, fmt_time, function_table,
+                     instruction_table, like_lines, micro_table, pair_lines,
+                     pep_table, pyperformance_table, render_combined,
+                     render_report, syscall_table)
+from .runner import Bench, build_dir
 from .stats import (geometric_mean, like_stats, pep_stats, pool_rounds,
                     pyperformance_ratios, quartiles, ratio_stats)
 from .systemcalls import syscall_counts, syscall_diff
-from .targets import (GEOMEAN_TOLERANCE, MICRO_TOLERANCE, geomean_target,
+from .targets import (GEOMEAN_TOLERANCE, INSTRUCTION_TOLERANCE,
+                      MICRO_TOLERANCE, geomean_target, instruction_targets,
                       micro_targets, syscall_targets)
 
 __all__ = [
@@ -84,5 +92,8 @@ __all__ = [
     'geometric_mean', 'like_stats', 'pep_stats', 'pool_rounds',
     'pyperformance_ratios', 'quartiles', 'ratio_stats', 'syscall_counts',
     'syscall_diff', 'GEOMEAN_TOLERANCE', 'MICRO_TOLERANCE', 'geomean_target',
-    'micro_targets', 'syscall_targets',
+    'micro_targets', 'syscall_targets', 'build_record', 'MIN_FUNCTION_DIFF',
+    'function_rows', 'parse_annotate', 'per_call_functions', 'sum_functions',
+    'builds_title', 'function_table', 'build_dir', 'INSTRUCTION_TOLERANCE',
+    'instruction_targets',
 ]

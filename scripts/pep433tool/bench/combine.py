@@ -6,9 +6,10 @@ i-th folder becomes round (i, r) of one run (stats.pool_rounds()), so a
 pooled cell is the median and interquartile range of the per-round ratios
 of all folders; the pyperformance passes of each build are merged, and
 the pairs of neighbouring passes of every folder give the spread.  Only
-folders that measured the same builds (results.json's 'builds': sys.version
-and sha256 of each python) with the same plan ('plan') are pooled; others
-are refused.
+folders that measured the same builds (results.json's 'variant': the plain
+builds or those of build --optimized, and 'builds': sys.version and sha256
+of each python) with the same plan ('plan') are pooled; others are
+refused.
 
 A folder may also be given as the .tar.xz archive of one (ARCHIVE_MEMBERS,
 as docs/bench-runs/ keeps the runs behind the README's pooled table): it
@@ -29,7 +30,7 @@ from .micro import micro_round_stats, read_rounds
 from .perf import (compare_to, merge_passes, pass_file, pass_pairs,
                    pyperformance_results)
 from .pyperfio import load_json, write_json
-from .report import render_combined
+from .report import builds_title, render_combined
 from .stats import pool_rounds, pyperformance_ratios
 from .targets import geomean_target, micro_targets, syscall_targets
 
@@ -113,6 +114,13 @@ def check_poolable(runs):
                  'combine the new folders')
     first_folder, first = runs[0]
     for folder, results in runs[1:]:
+        if first.get('variant') != results.get('variant'):
+            raise PreconditionError(
+                f'{first_folder} measured the {builds_title(first)} and '
+                f'{folder} the {builds_title(results)}: runs of other '
+                'builds cannot be pooled',
+                hint='combine the runs of bench --optimized together, '
+                     'and those without it together')
         found = differences(first['builds'], results['builds'])
         if found:
             raise PreconditionError(
@@ -246,7 +254,9 @@ def _combine(paths, runs, given, output, tools):
     plan = first['plan']
     combined = {
         'version': first['version'], 'plan': plan,
-        'builds': first['builds'],
+        'builds': first['builds'], 'variant': first.get('variant'),
+        'build_dirs': first.get('build_dirs'),
+        'configure_args': first.get('configure_args'),
         'runs': [{'folder': str(name), 'label': label,
                   'date': results['machine']['date'],
                   'kind': results['kind'],

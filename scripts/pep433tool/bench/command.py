@@ -3,10 +3,13 @@
 run_bench() runs a measurement into an output folder: results.json
 (write_results()), report.md, ratios.png and the files of each
 measurement.  results.json also records what --combine compares before it
-pools folders: the identity of the builds measured (build_identity()) and
-the plan (plan_record()).
+pools folders: which builds were measured ('variant': None for the plain
+builds, 'optimized' for those of build --optimized; their folders and
+configure flags), their identity (build_identity()) and the plan
+(plan_record()).
 """
 
+import json
 import logging
 import os
 import platform
@@ -14,16 +17,19 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from ..build import STAMP
 from ..errors import PreconditionError
 from ..util import clean_env, run, sha256_of
 from . import suite as suite_mod
+from .instructions import function_rows
 from .perf import pyperformance_results
 from .plan import (BENCHMARKS, CONTROL_CALLS, MICRO_CALLS, QUICK_BENCHMARKS,
-                   SERIES, SUITE_PASSES, Plan)
+                   REFERENCE, SERIES, SUITE_PASSES, Plan)
 from .pyperfio import write_json
 from .report import render_report
-from .runner import Bench
-from .targets import (geomean_target, micro_targets, syscall_targets)
+from .runner import Bench, build_dir
+from .targets import (geomean_target, instruction_targets, micro_targets,
+                      syscall_targets)
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +52,9 @@ def machine_info():
             'load': ' '.join(f'{x:.2f}' for x in os.getloadavg())}
 
 
-def build_identity(paths):
-    """{build: {'sys_version', 'sha256': {file: digest}}} of the two builds.
+def build_identity(paths, variant=None):
+    """{build: {'sys_version', 'sha256': {file: digest}}} of the two builds
+    (those of build --<variant> with a *variant*).
 
     What tells that two runs measured the same interpreters: their
     sys.version (version, build date, compiler) and the sha256 of each
@@ -55,7 +62,7 @@ def build_identity(paths):
     """
     identity = {}
     for build in BUILDS:
-        python = getattr(paths, build) / 'python'
+        python = build_dir(paths, build, variant) / 'python'
         proc = run([python, '-c', 'import sys; print(sys.version)'],
                    env=clean_env(), quiet=True)
         files = {'python': sha256_of(python)}
@@ -64,6 +71,25 @@ def build_identity(paths):
         identity[build] = {'sys_version': proc.stdout.strip(),
                            'sha256': files}
     return identity
+
+
+def build_record(paths, variant=None):
+    """What results.json says of the builds measured: 'variant' (None: the
+    plain builds), 'build_dirs' ({build: folder name}) and
+    'configure_args' ({build: the flags build gave configure, from its
+    stamp; None if unknown})."""
+    dirs = {build: build_dir(paths, build, variant) for build in BUILDS}
+    flags = {}
+    for build, folder in dirs.items():
+        try:
+            flags[build] = json.loads(
+                (folder / STAMP).read_text())['configure_args']
+        except (OSError, ValueError, KeyError, TypeError):
+            flags[build] = None
+    return {'variant': variant,
+            'build_dirs': {build: folder.name
+                           for build, folder in dirs.items()},
+            'configure_args': flags}
 
 
 def plan_record(plan, micro, benchmarks):
@@ -104,29 +130,32 @@ def write_results(output, results):
     write_json(Path(output) / 'results.json', _serialise(results))
 
 
-def check_builds(paths):
-    """The two interpreters, or PreconditionError."""
-    missing = [str(getattr(paths, b) / 'python')
+def check_builds(paths, variant=None):
+    """The two interpreters (of build --<variant> with a *variant*), or
+    PreconditionError."""
+    missing = [str(build_dir(paths, b, variant) / 'python')
                for b in BUILDS
-               if not (getattr(paths, b) / 'python').exists()]
+               if not (build_dir(paths, b, variant) / 'python').exists()]
     if missing:
         raise PreconditionError(
             'interpreter not built: ' + ', '.join(missing),
-            hint='scripts/pep433 build')
+            hint='scripts/pep433 build' + (f' --{variant}' if variant
+                                           else ''))
 
 
 def run_bench(paths, quick=False, output=None, pyperformance=True,
               benchmarks=None, seed=None, instructions=True, suite=None,
-              passes=None):
+              passes=None, variant=None):
     """Implement the ``bench`` subcommand; return 0.
 
     *suite* ('all' or a list of names) runs pyperformance alone, on its
     default suite or on that list (see suite.py); *passes* is the number
     of pyperformance passes of each build (default: the plan's; 2 with
-    *suite*).
+    *suite*).  *variant* ('optimized': bench --optimized) measures the
+    builds of build --<variant> instead of the plain ones.
     """
     from ..selftest import ensure_tools
-    check_builds(paths)
+    check_builds(paths, variant)
     start = time.monotonic()
     machine = machine_info()
     load_start = machine['load']
@@ -138,11 +167,11 @@ def run_bench(paths, quick=False, output=None, pyperformance=True,
     benchmarks = list(benchmarks or (QUICK_BENCHMARKS if quick
                                      else BENCHMARKS))
     kind = 'suite' if suite else 'quick' if quick else 'full'
-    log.info('bench (%s) into %s; load average %s', kind, output,
-             load_start)
+    log.info('bench (%s%s) into %s; load average %s', kind,
+             f', {variant} builds' if variant else '', output, load_start)
     tools = ensure_tools(paths)
-    builds = build_identity(paths)
-    bench = Bench(paths, output, plan, tools, seed=seed)
+    builds = build_identity(paths, variant)
+    bench = Bench(paths, output, plan, tools, seed=seed, variant=variant)
 
     if suite:
         output.mkdir(parents=True, exist_ok=True)
@@ -150,6 +179,7 @@ def run_bench(paths, quick=False, output=None, pyperformance=True,
                       else list(suite))
         perf = suite_mod.run_suite(bench, benchmarks, suite == 'all')
         counts, calls, micro, like, pep, instr = {}, [], None, None, None, None
+        functions = None
         held, missed, faster = [], [], []
     else:
         bench.prepare()
@@ -158,7 +188,13 @@ def run_bench(paths, quick=False, output=None, pyperformance=True,
                                      if c not in MICRO_CALLS]
         calls = list(dict.fromkeys(calls))
         micro, like, pep = bench.run_micro()
-        instr = bench.run_instructions() if instructions else None
+        instr, per_function = (bench.measure_instructions() if instructions
+                               else (None, None))
+        functions = None
+        if per_function is not None:
+            functions = {call: function_rows(per_function, call)
+                         for call in MICRO_CALLS
+                         if (call, REFERENCE) in per_function}
 
         perf = None
         if pyperformance:
@@ -170,6 +206,10 @@ def run_bench(paths, quick=False, output=None, pyperformance=True,
         h, m = syscall_targets(counts, calls)
         held += h
         missed += m
+        if instr:
+            h, m = instruction_targets(instr)
+            held += h
+            missed += m
     if perf:
         h, m = geomean_target(perf['geomean'])
         held += h
@@ -182,9 +222,10 @@ def run_bench(paths, quick=False, output=None, pyperformance=True,
         'micro': micro, 'pep': pep, 'syscalls': counts,
         'syscall_calls': calls, 'pyperformance': perf,
         'like': like, 'instructions': instr,
+        'instruction_functions': functions,
         'targets': {'held': held, 'missed': missed, 'faster': faster},
         'series': [[s.name, s.title] for s in SERIES],
-        'builds': builds,
+        'builds': builds, **build_record(paths, variant),
     }
     results['duration'] = time.monotonic() - start
     results['machine'] = machine

@@ -5,11 +5,51 @@ command.run_bench()), render_combined() that of ``bench --combine`` (see
 combine.run_combine()); the tables are shared.
 """
 
+from .instructions import sorted_rows
 from .plan import (CONTROL_CALLS, COMPARED_SERIES, INSTR_LOOPS, LIKE_FOR_LIKE,
                    MICRO_CALLS, PEP_PUBLISHED, PEP_ROWS, REFERENCE, SERIES,
                    SYSCALL_SERIES, TARGET_SERIES, TITLES, BASELINE_INHERITABLE)
 from .systemcalls import syscall_diff
-from .targets import GEOMEAN_TOLERANCE, MICRO_TOLERANCE, other_work
+from .targets import (GEOMEAN_TOLERANCE, INSTRUCTION_TOLERANCE,
+                      MICRO_TOLERANCE, other_work)
+
+#: What the title of a report calls the builds it compares, by variant
+#: (results' 'variant': None for the plain builds, and for the runs made
+#: before bench measured any other).
+VARIANT_TITLES = {None: 'plain builds',
+                  'optimized': 'optimized builds (PGO + LTO)'}
+#: Rows of the per-function table of each call, at most.
+FUNCTION_ROWS = 15
+
+
+def builds_title(results):
+    """'plain builds', 'optimized builds (PGO + LTO)': which builds the run
+    (or the pooled runs) of *results* compared."""
+    variant = results.get('variant')
+    return VARIANT_TITLES.get(variant, f'{variant} builds')
+
+
+def builds_line(results):
+    """The builds' folders and configure flags, a sentence (or nothing,
+    for the runs that predate their record)."""
+    dirs = results.get('build_dirs')
+    if not dirs:
+        return []
+    flags = results.get('configure_args') or {}
+
+    def shown(build):
+        found = flags.get(build)
+        if found is None:
+            return 'unknown'
+        return f'`{" ".join(found)}`' if found else 'none'
+
+    names = ' and '.join(f'`{dirs[b]}/`' for b in ('baseline', 'patched'))
+    if shown('baseline') == shown('patched'):
+        said = f'configure flags {shown("patched")}'
+    else:
+        said = (f'configure flags {shown("baseline")} (baseline), '
+                f'{shown("patched")} (patched)')
+    return [f'Builds compared: {names}, {said}.', '']
 
 
 def fmt_ratio(entry):
@@ -111,6 +151,77 @@ def instruction_table(counts, calls):
     return lines
 
 
+def _count(value, sign=False):
+    """An instruction count per call: whole, or to a tenth when small."""
+    if abs(value) >= 10 or value == 0:
+        return f'{value:+.0f}' if sign else f'{value:.0f}'
+    return f'{value:+.1f}' if sign else f'{value:.1f}'
+
+
+def function_table(rows, limit=FUNCTION_ROWS):
+    """The per-function table of one call: for each function of *rows*
+    (instructions.function_rows()), stock's inclusive and exclusive
+    instructions per call and each target series' difference; at most
+    *limit* rows, then how many more differ."""
+    rows = sorted_rows(rows)
+    series = [s for s in TARGET_SERIES
+              if any(s in row for row in rows.values())]
+    lines = ['| function | stock: inclusive | stock: exclusive | '
+             + ' | '.join(f'{short_title(s)} - stock: inclusive | '
+                          f'{short_title(s)} - stock: exclusive'
+                          for s in series)
+             + ' |', '|---|---:|---:|' + '---:|---:|' * len(series)]
+    for name, row in list(rows.items())[:limit]:
+        base = row[REFERENCE]
+        file = f' ({row["file"]})' if row.get('file') else ''
+        cells = [_count(base[0]), _count(base[1])]
+        for s in series:
+            if s not in row:
+                cells += ['n/a', 'n/a']
+                continue
+            cells += [_count(c - b, sign=True) if abs(c - b) >= 0.05
+                      else '=' for c, b in zip(row[s], base)]
+        lines.append(f'| `{name}`{file} | ' + ' | '.join(cells) + ' |')
+    more = len(rows) - limit
+    if more > 0:
+        lines += ['', f'{more} more function{"s" if more > 1 else ""} '
+                  f'differ{"" if more > 1 else "s"} (all of them: '
+                  'results.json, instruction_functions; each function\'s '
+                  'costs: instructions-functions.json).']
+    return lines
+
+
+def function_section(functions, calls):
+    """The per-function tables of the report (or nothing)."""
+    if not functions:
+        return []
+    out = ['### Instructions per function (callgrind_annotate)', '',
+           'Where a call\'s instructions differ: callgrind_annotate\'s sums '
+           'by function of the same runs, exclusive (the function\'s own '
+           'code, the code inlined into it and gcc\'s copies of it, '
+           '`.constprop`, `.part`, ...) and inclusive (with what it calls, '
+           'as its callers paid for it), per call as above: the difference '
+           'of the two loop counts. Stock\'s instructions per call, then '
+           'how many more (+) or fewer (-) each target series runs there '
+           '(=: the same); the functions that differ by at least one '
+           'instruction per call in one of them, the largest exclusive '
+           'difference first (where the instructions are; the inclusive '
+           'differences of their callers follow), at most '
+           f'{FUNCTION_ROWS} per call.', '']
+    for call in calls:
+        rows = functions.get(call)
+        if rows is None:
+            continue
+        out += [f'`{call}`:', '']
+        if not rows:
+            out += ['No function differs by one instruction per call or '
+                    'more.', '']
+            continue
+        out += function_table(rows)
+        out.append('')
+    return out
+
+
 def pyperformance_table(rows, geomean):
     lines = ['| benchmark | baseline | patched | patched/baseline |',
              '|---|---:|---:|---:|']
@@ -137,11 +248,12 @@ def render_report(results):
     """report.md from the results dict (see run_bench)."""
     m = results['machine']
     out = [f'# PEP 433 benchmark: patched vs stock CPython '
-           f'{results["version"]}', '',
+           f'{results["version"]}, {builds_title(results)}', '',
            f'{results["kind"]} run, {m["date"]}; {m["nproc"]} CPUs '
            f'({m["cpu"]}), Linux {m["kernel"]}; load average at the start '
            f'{results["load_start"]}, at the end {results["load_end"]}; '
            f'{results["duration"]:.0f} s.', '']
+    out += builds_line(results)
     targets = results['targets']
     out.append('## Targets')
     out.append('')
@@ -201,11 +313,15 @@ def render_report(results):
                 '`socket.accept` by up to 85; the heap\'s layout), so a '
                 'difference of that size in those rows is not the patch\'s. '
                 'A ratio outside the band with the same system calls and '
-                'about the same instructions is not code the patch runs.', '']
-        out += instruction_table(results['instructions'],
-                                 [c for c in results['syscall_calls']
-                                  if c in MICRO_CALLS])
+                'about the same instructions is not code the patch runs. '
+                'Target: each call at most '
+                f'+{INSTRUCTION_TOLERANCE:.0%} over the baseline, patched '
+                'and patched -e.', '']
+        calls = [c for c in results['syscall_calls'] if c in MICRO_CALLS]
+        out += instruction_table(results['instructions'], calls)
         out.append('')
+        out += function_section(results.get('instruction_functions'),
+                                calls)
     if results.get('pyperformance'):
         out += pyperformance_section(results['pyperformance'])
     out += ['![ratios](ratios.png)', '']
@@ -363,13 +479,13 @@ def render_combined(combined):
     labels = [r['label'] for r in runs]
     builds = combined['builds']
     out = [f'# PEP 433 benchmark: {len(runs)} runs pooled, patched vs stock '
-           f'CPython {combined["version"]}', '',
+           f'CPython {combined["version"]}, {builds_title(combined)}', '',
            'Runs, the same builds and the same plan in each:', '']
     for r in runs:
         out.append(f'- {r["label"]}: `{r["folder"]}` ({r["kind"]} run, '
                    f'{r["date"]}, {r["duration"]:.0f} s, load average at '
                    f'the start {r["load_start"]})')
-    out += ['', 'Builds:', '']
+    out += [''] + builds_line(combined) + ['Builds:', '']
     for build, ident in sorted(builds.items()):
         files = ', '.join(f'{name} {digest[:16]}'
                           for name, digest in sorted(ident['sha256'].items()))

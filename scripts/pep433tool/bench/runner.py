@@ -19,10 +19,19 @@ from .pyperfio import link_pyperf
 TOOL_PATH = Path(__file__).resolve().parent.parent.parent
 
 
+def build_dir(paths, build, variant=None):
+    """The directory of *build* ('baseline' or 'patched'): the plain build
+    of the work directory, or that of a build variant (bench --optimized:
+    'optimized', baseline-optimized/ made by build --optimized)."""
+    if variant:
+        return paths.workdir / f'{build}-{variant}'
+    return getattr(paths, build)
+
+
 class Bench:
     """One run of the ``bench`` subcommand."""
 
-    def __init__(self, paths, output, plan, tools, seed=None):
+    def __init__(self, paths, output, plan, tools, seed=None, variant=None):
         self.paths = paths
         self.output = Path(output)
         self.plan = plan
@@ -30,9 +39,10 @@ class Bench:
         self.rng = random.Random(seed)
         self.pylib = self.output / 'pylib'
         self.env = None
+        self.variant = variant          # None: the plain builds
 
     def python(self, build):
-        return getattr(self.paths, build) / 'python'
+        return build_dir(self.paths, build, self.variant) / 'python'
 
     def prepare(self):
         """The output folder and a PYTHONPATH with the venv's pyperf."""
@@ -54,6 +64,11 @@ class Bench:
     def run_instructions(self, calls=MICRO_CALLS, loops=INSTR_LOOPS):
         """Instructions per call: see instructions.run_instructions()."""
         return instructions.run_instructions(self, calls, loops)
+
+    def measure_instructions(self, calls=MICRO_CALLS, loops=INSTR_LOOPS):
+        """Instructions per call and per function: see
+        instructions.measure_instructions()."""
+        return instructions.measure_instructions(self, calls, loops)
 
     def run_pyperformance(self, benchmarks):
         """pyperformance, pass by pass: see perf.run_pyperformance()."""

@@ -3,8 +3,10 @@
 Micro-benchmarks: the target series within 1.00 +- MICRO_TOLERANCE of the
 baseline (or of the stock call that makes the same flag, LIKE_FOR_LIKE);
 system calls: cloexec=True and -e as many as the baseline, cloexec=False
-and the default no more; pyperformance: the geometric mean within
-1.00 +- GEOMEAN_TOLERANCE.  A missed target is reported, not an error.
+and the default no more; instructions per call (callgrind): at most
++INSTRUCTION_TOLERANCE over the baseline's, each call in each target
+series; pyperformance: the geometric mean within 1.00 +- GEOMEAN_TOLERANCE.
+A missed target is reported, not an error.
 """
 
 from .plan import REFERENCE, TARGET_SERIES, TITLES, MICRO_CALLS
@@ -12,6 +14,9 @@ from .systemcalls import syscall_diff
 
 MICRO_TOLERANCE = 0.02
 GEOMEAN_TOLERANCE = 0.01
+#: Instructions per call may exceed the baseline's by this fraction, no
+#: more: exact and noise-free, unlike the clock (issue 22).
+INSTRUCTION_TOLERANCE = 0.01
 
 
 def micro_targets(micro, calls=MICRO_CALLS, counts=None, like=None):
@@ -112,6 +117,34 @@ def syscall_targets(counts, calls):
         text = (f'system calls per call, {what}: {rule} the baseline\'s')
         if bad:
             missed.extend(f'{text}: {b}' for b in bad)
+        else:
+            held.append(text)
+    return held, missed
+
+
+def instruction_targets(counts, calls=MICRO_CALLS):
+    """(held, missed): every fd-creating call of *calls* costs at most
+    +INSTRUCTION_TOLERANCE instructions per call over the baseline, in
+    each target series (*counts*: instructions.run_instructions()'s).
+    Fewer instructions than stock are no miss."""
+    held, missed = [], []
+    for series in TARGET_SERIES:
+        bad, measured = [], False
+        for call in calls:
+            base = counts.get((call, REFERENCE))
+            other = counts.get((call, series))
+            if not base or other is None:
+                continue
+            measured = True
+            if (other - base) / base > INSTRUCTION_TOLERANCE:
+                bad.append(f'{call} {other - base:+.0f} '
+                           f'({(other - base) / base:+.1%})')
+        if not measured:
+            continue
+        text = (f'instructions per call, {TITLES[series]}: at most '
+                f'+{INSTRUCTION_TOLERANCE:.0%} over the baseline\'s')
+        if bad:
+            missed.append(f'{text}: {", ".join(bad)}')
         else:
             held.append(text)
     return held, missed
