@@ -1403,3 +1403,64 @@ def test_cli_bench_optimized(monkeypatch, tmp_path):
     assert cli.main(work + ['bench', '--combine', 'a', 'b',
                             '--optimized']) == 2
 
+
+def overlaps(a, b):
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def drawn(results):
+    """The figure of *results*, drawn, and its renderer."""
+    pytest.importorskip('matplotlib')
+    from pep433tool.bench import plot as benchplot
+    fig = benchplot.figure(json.loads(json.dumps(bench._serialise(results))))
+    fig.canvas.draw()
+    return fig, fig.canvas.get_renderer()
+
+
+def test_suite_plot_title_clears_the_panel_title():
+    """With --suite the figure is tall (a row per result): the title kept
+    to a fraction of its height came down over the panel's title."""
+    import matplotlib.pyplot as plt
+    for n in (3, 115, 300):
+        rows = {f'bench_{i:03d}': {'ratio': 1 + (i % 7 - 3) / 100,
+                                   'reference': 1.0, 'changed': 1.0}
+                for i in range(n)}
+        results = dict(fake_results(), kind='suite', micro=None,
+                       pyperformance={'rows': rows, 'geomean': 1.02},
+                       variant='optimized')
+        fig, renderer = drawn(results)
+        title = fig._suptitle.get_window_extent(renderer)
+        panel = fig.axes[0].title.get_window_extent(renderer)
+        assert title.y0 > panel.y1, n
+        assert title.y1 <= fig.bbox.y1, n
+        assert 'optimized builds (PGO + LTO)' in fig._suptitle.get_text()
+        plt.close(fig)
+
+
+def test_micro_plot_legend_covers_no_point():
+    import matplotlib.pyplot as plt
+    calls = list(bench.MICRO_CALLS)
+    micro = {}
+    for i, call in enumerate(calls):
+        micro[call, 'baseline'] = {'time': 1e-6}
+        for j, s in enumerate(bench.SERIES[1:]):
+            # points everywhere, the top right corner included
+            value = 0.97 + 0.015 * ((i + j) % 9)
+            micro[call, s.name] = {'time': 1e-6, 'median': value,
+                                   'q1': value - 0.005, 'q3': value + 0.005}
+    results = dict(fake_results(), micro=micro, syscall_calls=calls)
+    for perf in (None, fake_results()['pyperformance']):
+        fig, renderer = drawn(dict(results, pyperformance=perf))
+        ax = fig.axes[0]
+        [legend] = fig.legends
+        box = legend.get_window_extent(renderer)
+        points = [ax.transData.transform(xy) for line in ax.lines
+                  for xy in line.get_xydata()]
+        assert len(points) >= len(calls) * 4
+        assert not any(box.x0 <= x <= box.x1 and box.y0 <= y <= box.y1
+                       for x, y in points)
+        assert not overlaps(box, ax.xaxis.label.get_window_extent(renderer))
+        assert not overlaps(box, ax.get_window_extent(renderer))
+        assert box.y0 >= 0
+        assert len(legend.get_texts()) == len(bench.SERIES) - 1
+        plt.close(fig)
