@@ -32,6 +32,8 @@ census that every Python process started from the venv runs at start-up
 (the fds it inherited, its cloexec default, which test started it) and a
 pytest plugin (test ids, the fds held at a failure).  The pip cache and the
 downloaded test sources are shared by every base: ``<root>/impact-cache/``.
+Tests of this repository (``tests.local``, under ``impact/``) are copied
+for each run, as an sdist is unpacked.
 
 ``-e`` in patched-e.  The test command runs ``python -e``, and the
 environment has ``PYTHONCLOEXEC=1``.  ``-e`` alone reaches only the
@@ -167,7 +169,17 @@ def ensure_venv(paths, build, package):
 
 def ensure_tests_file(paths, package, python):
     """The sdist or wheel the tests come from, downloaded once into the
-    shared cache with *python*'s pip and checked by sha256."""
+    shared cache with *python*'s pip and checked by sha256; or the
+    repository's directory of a package with local tests."""
+    if package.tests_local:
+        path = paths.repo / package.tests_local
+        if not path.is_dir():
+            raise PreconditionError(
+                f'package {package.name!r}: its tests.local {path} is not '
+                'a directory',
+                hint='restore it from git, or fix tests.local in '
+                     'impact/packages.toml')
+        return path
     dist = cache_dir(paths) / 'dist'
     path = dist / package.tests_file
     if not path.exists():
@@ -194,7 +206,12 @@ def ensure_tests_file(paths, package, python):
 
 
 def unpack(archive, dest):
-    """Unpack an sdist into *dest*; return its top directory."""
+    """Unpack an sdist into *dest* (copy a directory of local tests);
+    return its top directory."""
+    if archive.is_dir():
+        shutil.copytree(archive, dest, ignore=shutil.ignore_patterns(
+            '__pycache__', '.pytest_cache'))
+        return dest
     dest.mkdir(parents=True)
     if archive.name.endswith('.zip'):
         with zipfile.ZipFile(archive) as zf:
@@ -731,12 +748,11 @@ def run_impact(paths, quick=False, packages=None, output=None,
     outdir = Path(output).resolve() if output else default_output(paths)
     outdir.mkdir(parents=True, exist_ok=True)
     log.info('impact on base %s: %s; output in %s', paths.base.version,
-             ', '.join(f'{p.name} {p.version}' for p in selected), outdir)
+             ', '.join(p.title for p in selected), outdir)
     start = time.monotonic()
     results = []
     for number, package in enumerate(selected, 1):
-        log.info('[%d/%d] %s %s', number, len(selected), package.name,
-                 package.version)
+        log.info('[%d/%d] %s', number, len(selected), package.title)
         results.append(run_package(paths, package, outdir))
     table = run_fdpass(paths, outdir) if fdpass else None
     seconds = time.monotonic() - start

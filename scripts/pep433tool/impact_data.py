@@ -19,6 +19,8 @@ SHA256_RE = re.compile(r'^[0-9a-f]{64}$')
 VERSION_RE = re.compile(r'^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?$')
 NAME_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$')
 MODES = ('baseline', 'patched', 'patched-e')
+#: tests.local: a directory of this repository, under impact/.
+LOCAL_RE = re.compile(r'^impact(/[A-Za-z0-9_.-]+)+$')
 PLACEHOLDERS = ('python', 'src', 'site')
 CWDS = ('src', 'empty')
 
@@ -76,10 +78,18 @@ class Package:
     case_timeout: int = 300
     deselect: list = field(default_factory=list)
     explain: list = field(default_factory=list)
+    tests_local: str = ''       # tests.local: a directory of the repository
 
     @property
     def tests_from_wheel(self):
         return self.tests_file.endswith('.whl')
+
+    @property
+    def title(self):
+        """"name version", or "name (local)" for tests of this repository
+        that test no pinned release."""
+        return f'{self.name} {self.version}' if self.version \
+            else f'{self.name} (local)'
 
     def requirements(self):
         """The hash-checked requirements file that makes its venv."""
@@ -166,36 +176,58 @@ def parse_package(index, entry, pins):
         'name', 'version', 'quick', 'fd_behaviour', 'tests', 'deps',
         'command', 'paths', 'cwd', 'env', 'timeout', 'case_timeout',
         'deselect', 'explain'))
-    version = _str(where, entry, 'version', pattern=VERSION_RE)
     tests = entry.get('tests')
     if not isinstance(tests, dict):
-        _fail(where, "missing field 'tests' = {file, sha256}")
-    _check_keys(f'{where} tests', tests, ('file', 'sha256'))
-    tests_file = _str(f'{where} tests', tests, 'file')
-    if not tests_file.endswith(('.tar.gz', '.zip', '.whl')) or \
-            '/' in tests_file:
-        _fail(where, f'tests.file {tests_file!r} must be an sdist '
-              '(.tar.gz, .zip) or a wheel (.whl) file name')
-    if version not in tests_file:
-        _fail(where, f'tests.file {tests_file!r} is not of version '
-              f'{version}')
-    tests_sha = _str(f'{where} tests', tests, 'sha256', pattern=SHA256_RE)
+        _fail(where, "missing field 'tests' = {file, sha256} or {local}")
+    tests_file = tests_sha = tests_local = ''
+    if 'local' in tests:
+        _check_keys(f'{where} tests', tests, ('local',))
+        tests_local = _str(f'{where} tests', tests, 'local')
+        if not LOCAL_RE.match(tests_local) or any(
+                part in ('.', '..') for part in tests_local.split('/')):
+            _fail(where, f'tests.local {tests_local!r} must be a directory '
+                  'of this repository under impact/ (a relative path '
+                  'without . or ..)')
+    else:
+        _check_keys(f'{where} tests', tests, ('file', 'sha256'))
+        tests_file = _str(f'{where} tests', tests, 'file')
+        tests_sha = _str(f'{where} tests', tests, 'sha256',
+                         pattern=SHA256_RE)
+    # a local package tests a pinned release (version given: its wheel is
+    # in deps), or only this repository's files (no version)
+    if tests_local and 'version' not in entry:
+        version = ''
+        if name.lower() in pins:
+            _fail(where, f'[pins] has {name!r}: give its version (tests of '
+                  'this repository without a version must not be named '
+                  'after a pin)')
+    else:
+        version = _str(where, entry, 'version', pattern=VERSION_RE)
+    if tests_file:
+        if not tests_file.endswith(('.tar.gz', '.zip', '.whl')) or \
+                '/' in tests_file:
+            _fail(where, f'tests.file {tests_file!r} must be an sdist '
+                  '(.tar.gz, .zip) or a wheel (.whl) file name')
+        if version not in tests_file:
+            _fail(where, f'tests.file {tests_file!r} is not of version '
+                  f'{version}')
     deps = []
     for dep in _str_list(where, entry, 'deps'):
         pin = pins.get(dep.lower())
         if pin is None:
             _fail(where, f'dependency {dep!r} has no entry in [pins]')
         deps.append(pin)
-    own = pins.get(name.lower())
-    if own is None or own not in deps:
-        _fail(where, f'its own wheel must be in deps (and in [pins] as '
-              f'{name!r})')
-    if own.version != version:
-        _fail(where, f'version {version} but pins.{own.name} is '
-              f'{own.version}')
-    if tests_file.endswith('.whl') and tests_sha != own.sha256:
-        _fail(where, 'tests come from a wheel that is not the pinned '
-              f'wheel of {name} (sha256 differs)')
+    if version:
+        own = pins.get(name.lower())
+        if own is None or own not in deps:
+            _fail(where, f'its own wheel must be in deps (and in [pins] as '
+                  f'{name!r})')
+        if own.version != version:
+            _fail(where, f'version {version} but pins.{own.name} is '
+                  f'{own.version}')
+        if tests_file.endswith('.whl') and tests_sha != own.sha256:
+            _fail(where, 'tests come from a wheel that is not the pinned '
+                  f'wheel of {name} (sha256 differs)')
     command = _str_list(where, entry, 'command')
     if command[0] != '{python}':
         _fail(where, "'command' must start with \"{python}\"")
@@ -252,7 +284,7 @@ def parse_package(index, entry, pins):
     return Package(name, version, _str(where, entry, 'fd_behaviour'),
                    tests_file, tests_sha, deps, command, paths, quick, cwd,
                    dict(env), numbers['timeout'], numbers['case_timeout'],
-                   deselect, explain)
+                   deselect, explain, tests_local)
 
 
 def parse(text, source='impact/packages.toml'):

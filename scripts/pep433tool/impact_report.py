@@ -80,7 +80,7 @@ def results_table(results):
                 fixed = len(differences_of(result, mode, 'fixes'))
                 flaky = len(differences_of(result, mode, 'breaks', True)
                             + differences_of(result, mode, 'fixes', True))
-            lines.append(f'| {package.name} {package.version} | {mode} | '
+            lines.append(f'| {package.title} | {mode} | '
                          f'{passed} | {failed} | {skipped} | {new} | '
                          f'{fixed} | {flaky} | {suite.seconds:.0f} s |')
     return lines
@@ -274,8 +274,12 @@ def render(results, table=None, base='', seconds=0.0, command=''):
             'depends on fd inheritance |', '|---|---|---|---|']
     for result in results:
         p = result.package
-        out.append(f'| {p.name} {p.version} | {p.tests_file} | '
-                   f'`{p.tests_sha256[:16]}...` | {_md(p.fd_behaviour)} |')
+        if p.tests_local:
+            source, sha = f'{p.tests_local}/ (this repository)', '-'
+        else:
+            source, sha = p.tests_file, f'`{p.tests_sha256[:16]}...`'
+        out.append(f'| {p.title} | {source} | {sha} | '
+                   f'{_md(p.fd_behaviour)} |')
     if table:
         out += ['', '## Programs taking file descriptors from the parent',
                 '', 'An `os.pipe()` made with the interpreter\'s default '
@@ -289,7 +293,7 @@ def console_summary(results, table=None):
     """What ``impact`` prints at the end."""
     out = []
     for result in results:
-        out.append(f'{result.package.name} {result.package.version}:')
+        out.append(f'{result.package.title}:')
         for mode in MODES:
             if mode not in result.runs:
                 continue

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -74,6 +75,14 @@ def test_the_real_data_file_is_valid():
     for name in ('gunicorn', 'sh', 'execnet', 'pytest-xdist', 'trio',
                  'uvicorn'):
         assert name in names
+    repo = DATA.parent.parent
+    for package in packages:
+        if package.tests_local:
+            local = repo / package.tests_local
+            assert local.is_dir()
+            for path in package.paths:
+                if '{' not in path:
+                    assert (local / path).is_file(), path
     assert [p.name for p in impact_data.select(packages, quick=True)] == [
         'sh', 'execnet']
     for package in packages:
@@ -128,6 +137,60 @@ def test_a_good_entry():
 ])
 def test_bad_entries_are_refused_with_the_field(old, new, message):
     assert message in bad(old, new)
+
+
+LOCAL = GOOD.replace(
+    f'tests = {{ file = "demo-1.0.tar.gz", sha256 = "{"c" * 64}" }}',
+    'tests = { local = "impact/compat" }')
+
+
+def test_local_tests_with_and_without_a_version():
+    (package,) = parse(LOCAL)
+    assert package.tests_local == 'impact/compat'
+    assert package.tests_file == '' and not package.tests_from_wheel
+    assert package.title == 'demo 1.0'
+    # only this repository's files: no version, no wheel of its own
+    text = LOCAL.replace('version = "1.0"\nquick', 'quick').replace(
+        'name = "demo"', 'name = "cases"')
+    (package,) = parse(text)
+    assert (package.version, package.title) == ('', 'cases (local)')
+    assert [d.name for d in package.deps] == ['demo', 'pytest']
+
+
+@pytest.mark.parametrize('old, new, message', [
+    ('local = "impact/compat"', 'local = "/work/impact/compat"',
+     'must be a directory of this repository under impact/'),
+    ('local = "impact/compat"', 'local = "impact/../scripts"',
+     'without . or ..'),
+    ('local = "impact/compat"', 'local = "scripts/tests"',
+     'under impact/'),
+    ('local = "impact/compat"', 'local = "impact/compat", file = "x.whl"',
+     "tests: unknown field(s) file"),
+    # no version: then it must not be named after a pin
+    ('version = "1.0"\nquick', 'quick', "[pins] has 'demo': give its "
+     'version'),
+    ('deps = ["demo", "pytest"]', 'deps = ["pytest"]',
+     'its own wheel must be in deps'),
+])
+def test_bad_local_entries(old, new, message):
+    assert message in bad(old, new, LOCAL)
+
+
+def test_local_tests_are_copied_for_each_run(tmp_path):
+    local = tmp_path / 'repo' / 'impact' / 'cases'
+    (local / '__pycache__').mkdir(parents=True)
+    (local / 'test_x.py').write_text('def test_x(): pass\n')
+    (local / '__pycache__' / 'test_x.pyc').write_bytes(b'')
+    (package,) = parse(LOCAL.replace('impact/compat', 'impact/cases'))
+    paths = SimpleNamespace(repo=tmp_path / 'repo')
+    source = impact.ensure_tests_file(paths, package, python=None)
+    assert source == local
+    src = impact.unpack(source, tmp_path / 'run' / 'src')
+    assert sorted(p.name for p in src.iterdir()) == ['test_x.py']
+    (package,) = parse(LOCAL.replace('impact/compat', 'impact/gone'))
+    with pytest.raises(PreconditionError) as info:
+        impact.ensure_tests_file(paths, package, python=None)
+    assert 'is not a directory' in str(info.value)
 
 
 def test_a_package_listed_twice():
@@ -371,6 +434,20 @@ def test_report_rendering():
     console = impact_report.console_summary([result], FDPASS)
     assert 'patched breaks: tests/test_fd.py::test_leak1 [explained]' in \
         console
+
+
+def test_report_of_local_tests():
+    text = LOCAL.replace('version = "1.0"\nquick', 'quick').replace(
+        'name = "demo"', 'name = "cases"')
+    (package,) = parse(text)
+    runs = {mode: suite({'test_x.py::test_x': 'pass'}) for mode in
+            ('baseline', 'patched', 'patched-e')}
+    result = impact.compare_package(package, runs, lambda mode, ids: 1 / 0)
+    report = impact_report.render([result])
+    assert '| cases (local) | patched | 1 | 0 | 0 | 0 | 0 | 0 |' in report
+    assert '| cases (local) | impact/compat/ (this repository) | - |' in \
+        report
+    assert 'cases (local):' in impact_report.console_summary([result])
 
 
 def test_report_not_explained():
