@@ -642,7 +642,7 @@ def build_parser():
             'what the PEP 433 default breaks and fixes in real packages',
             'Run the test suites of packages whose behaviour depends on fd '
             'inheritance (impact/packages.toml: gunicorn, sh, execnet, '
-            'pytest-xdist, trio, uvicorn; pinned versions, sha256-checked '
+            'pytest-xdist, trio, uvicorn, gevent, compat; sha256-checked '
             'files, each deselected test with its reason) in three modes: '
             'baseline (stock CPython), patched (the PEP 433 default: '
             'inheritable) and patched-e (patched python -e, with '

@@ -7,6 +7,7 @@ The slow test runs on the default base, like ``all_run``; set
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -73,7 +74,7 @@ def test_the_real_data_file_is_valid():
     packages = impact_data.load(DATA)
     names = [p.name for p in packages]
     for name in ('gunicorn', 'sh', 'execnet', 'pytest-xdist', 'trio',
-                 'uvicorn'):
+                 'uvicorn', 'gevent', 'compat'):
         assert name in names
     repo = DATA.parent.parent
     for package in packages:
@@ -480,6 +481,117 @@ def test_census_records_inherited_fds(tmp_path):
     assert record['test'] == 'tests/x.py::test_y'
     assert record['default_cloexec'] is None    # not a PEP 433 python
     assert 'pipe:' in ' '.join(record['fds'].values())
+
+
+# --- impact/compat/gevent_suite.py: unittest files, a process each ----------
+
+DEMO_CASES = '''
+import os, subprocess, sys, unittest
+
+class Cases(unittest.TestCase):
+    def test_pass(self):
+        open(os.environ['DEMO_MARKS'] + '/pass', 'w').close()
+    def test_fail(self):
+        self.assertEqual(1, 2)
+    def test_error(self):
+        raise KeyError('boom')
+    @unittest.skip('not here')
+    def test_skip(self):
+        pass
+    def test_subtests(self):
+        for i in range(3):
+            with self.subTest(i=i):
+                self.assertNotEqual(i, 1)
+    @unittest.expectedFailure
+    def test_xfail(self):
+        self.fail('known')
+    def test_leaves_a_child(self):
+        child = subprocess.Popen(
+            [sys.executable, '-c', 'import time; time.sleep(60)'],
+            start_new_session=True)
+        open(f"{os.environ['DEMO_MARKS']}/child-{child.pid}", 'w').close()
+
+class BrokenSetup(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        raise RuntimeError('no fixture')
+    def test_never(self):
+        pass
+
+if __name__ == '__main__':
+    unittest.main()
+'''
+
+
+def run_suite_plugin(tmp_path, *args):
+    """pytest -p gevent_suite on the demo package; {item name: status}."""
+    plugin = DATA.parent / 'compat' / 'gevent_suite.py'
+    shutil.copy(plugin, tmp_path / 'gevent_suite.py')
+    package = tmp_path / 'demo_tests'
+    package.mkdir(exist_ok=True)
+    (package / '__init__.py').write_text('')
+    (package / 'test_cases.py').write_text(DEMO_CASES)
+    (package / 'test_script_ok.py').write_text('print("fine")\n')
+    (package / 'test_script_bad.py').write_text('raise SystemExit(3)\n')
+    marks = tmp_path / 'marks'
+    shutil.rmtree(marks, ignore_errors=True)
+    marks.mkdir()
+    xml = tmp_path / 'out.xml'
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith('PYTHON')}
+    env.update(PYTHONPATH=str(tmp_path), DEMO_MARKS=str(marks),
+               PYTHONDONTWRITEBYTECODE='1')
+    proc = subprocess.run(
+        [sys.executable, '-m', 'pytest', '-q', '-p', 'gevent_suite',
+         '-p', 'no:cacheprovider', '--rootdir', str(tmp_path),
+         '--gevent-tests-package', 'demo_tests', '--junitxml', str(xml),
+         *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, timeout=120)
+    assert proc.returncode in (0, 1), proc.stdout
+    results, _, _ = impact.parse_results(xml)
+    return results, sorted(p.name for p in marks.iterdir())
+
+
+def test_gevent_suite_runs_each_file_in_a_process_of_its_own(tmp_path):
+    results, marks = run_suite_plugin(tmp_path, 'demo_tests')
+    cases = 'demo_tests.test_cases::'       # junit's classname::name
+    assert {k: v.status for k, v in results.items()} == {
+        cases + 'Cases.test_pass': 'pass', cases + 'Cases.test_fail': 'fail',
+        cases + 'Cases.test_error': 'fail', cases + 'Cases.test_skip': 'skip',
+        cases + 'Cases.test_subtests': 'fail',
+        cases + 'Cases.test_xfail': 'skip',
+        cases + 'Cases.test_leaves_a_child': 'pass',
+        cases + 'BrokenSetup.test_never': 'fail',
+        # scripts: their exit status
+        'demo_tests.test_script_ok::script': 'pass',
+        'demo_tests.test_script_bad::script': 'fail',
+    }
+    child = [m for m in marks if m.startswith('child-')]
+    assert sorted(set(marks) - set(child)) == ['pass'] and len(child) == 1
+    # the child in a session of its own was killed after the run
+    pid = int(child[0].split('-')[1])
+    try:
+        state = Path(f'/proc/{pid}/stat').read_text().split(')')[-1].split()
+    except FileNotFoundError:
+        state = ['gone']
+    assert state[0] in ('gone', 'Z', 'X'), state
+    detail = {k[len(cases):]: v.detail for k, v in results.items()}
+    assert 'AssertionError: 1 != 2' in detail['Cases.test_fail']
+    assert "KeyError: 'boom'" in detail['Cases.test_error']
+    assert '(i=1)' in detail['Cases.test_subtests']
+    assert 'no fixture' in detail['BrokenSetup.test_never']
+    assert 'status 3' in results[
+        'demo_tests.test_script_bad::script'].detail
+
+
+def test_gevent_suite_runs_only_the_selected_cases(tmp_path):
+    # a rerun of one case runs that case only; a deselected one not at all
+    results, marks = run_suite_plugin(
+        tmp_path, 'demo_tests/test_cases.py::Cases.test_fail',
+        'demo_tests/test_cases.py::Cases.test_error',
+        '--deselect', 'demo_tests/test_cases.py::Cases.test_error')
+    assert list(results) == ['demo_tests.test_cases::Cases.test_fail']
+    assert marks == []
 
 
 # --- slow: a real run --------------------------------------------------------
