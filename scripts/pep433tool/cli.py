@@ -665,8 +665,7 @@ def build_parser():
             '(how long it takes: docs/impact.md).')
     group = p.add_mutually_exclusive_group()
     group.add_argument('--quick', action='store_true',
-                       help='only the quick packages of the data file (sh, '
-                            'execnet)')
+                       help='only the quick packages of the data file')
     group.add_argument('--packages', metavar='LIST',
                        help='comma-separated package names of the data file')
     p.add_argument('--output', '-o', metavar='DIR',

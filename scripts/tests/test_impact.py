@@ -85,7 +85,7 @@ def test_the_real_data_file_is_valid():
                 if '{' not in path:
                     assert (local / path).is_file(), path
     assert [p.name for p in impact_data.select(packages, quick=True)] == [
-        'sh', 'execnet']
+        'sh', 'execnet', 'compat']
     for package in packages:
         assert package.deps and package.paths
         for line in package.requirements().splitlines():
@@ -607,7 +607,7 @@ def test_impact_quick_on_the_work_dir(all_run, tmp_path):
     print(proc.stdout[-6000:])
     assert proc.returncode == 0, 'impact --quick failed (output above)'
     report = (out / 'report.md').read_text()
-    for name in ('sh', 'execnet'):
+    for name in ('sh', 'execnet', 'compat'):
         for mode in ('baseline', 'patched', 'patched-e'):
             assert (out / name / f'{mode}.xml').exists()
             assert f'| {name} ' in report
