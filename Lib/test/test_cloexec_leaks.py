@@ -739,9 +739,16 @@ class BadInputTests(unittest.TestCase):
             (('-e',), '', on),      # -e does not need it
             (('-E', '-e'), '0', on),
         ]
+        # The environment without its PYTHON* variables, so that a run
+        # under -e (PYTHONCLOEXEC=1) does not set it; the others are kept
+        # (a sanitizer's options, for one)
+        clean = {name: value for name, value in os.environ.items()
+                 if not name.startswith('PYTHON')}
         for options, value, expected in cases:
             with self.subTest(options=options, PYTHONCLOEXEC=value):
-                env = {} if value is None else {'PYTHONCLOEXEC': value}
+                env = dict(clean)
+                if value is not None:
+                    env['PYTHONCLOEXEC'] = value
                 rc, out, err = script_helper.assert_python_ok(
                     *options, '-c', code, __cleanenv=True, **env)
                 self.assertEqual(out.strip(), expected)
