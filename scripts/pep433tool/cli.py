@@ -83,6 +83,11 @@ def _cmd_rebase(args, paths):
     return run_rebase(paths, source=args.source, action=args.action)
 
 
+def _cmd_rebase_regen_commit(args, paths):
+    from .rebase import run_regen_commit
+    return run_regen_commit(paths)
+
+
 def _cmd_check(args, paths):
     from .check import run_check
     return run_check(paths, build=not args.no_build, jobs=args.jobs,
@@ -106,22 +111,16 @@ def _cmd_news(args, paths):
     return run_news(paths, section=args.section, text=' '.join(args.text))
 
 
+#: The options of a measuring ``bench``, which ``bench combine`` refuses.
+BENCH_MEASURE = (('--quick', 'quick'), ('--benchmarks', 'benchmarks'),
+                 ('--no-pyperformance', 'no_pyperformance'),
+                 ('--no-instructions', 'no_instructions'),
+                 ('--suite', 'suite'), ('--passes', 'passes'),
+                 ('--optimized', 'optimized'))
+
+
 def _cmd_bench(args, paths):
     from .errors import UsageError
-    if args.combine:
-        from .bench import run_combine
-        given = [opt for opt, on in (
-            ('--quick', args.quick), ('--benchmarks', args.benchmarks),
-            ('--no-pyperformance', args.no_pyperformance),
-            ('--no-instructions', args.no_instructions),
-            ('--suite', args.suite), ('--passes', args.passes is not None),
-            ('--optimized', args.optimized))
-            if on]
-        if given:
-            raise UsageError('--combine pools measured folders and measures '
-                             'nothing: ' + ', '.join(given) + ' cannot go '
-                             'with it')
-        return run_combine(paths, args.combine, output=args.output)
     from .bench import run_bench
     benchmarks = None
     if args.benchmarks:
@@ -153,6 +152,18 @@ def _cmd_bench(args, paths):
                      instructions=not args.no_instructions, **extra)
 
 
+def _cmd_bench_combine(args, paths):
+    from .errors import UsageError
+    from .bench import run_combine
+    given = [opt for opt, dest in BENCH_MEASURE
+             if getattr(args, dest) not in (None, False)]
+    if given:
+        raise UsageError('bench combine pools measured folders and '
+                         'measures nothing: ' + ', '.join(given)
+                         + ' cannot go with it')
+    return run_combine(paths, args.dirs, output=args.output)
+
+
 def _cmd_audit(args, paths):
     from .audit import run_audit
     return run_audit(paths, static_only=args.static_only, reuse=args.reuse,
@@ -160,14 +171,23 @@ def _cmd_audit(args, paths):
                      classification=args.classification)
 
 
+def _impact_packages(args):
+    if not args.packages:
+        return None
+    return [p for p in args.packages.replace(',', ' ').split() if p]
+
+
 def _cmd_impact(args, paths):
     from .impact import run_impact
-    packages = None
-    if args.packages:
-        packages = [p for p in args.packages.replace(',', ' ').split() if p]
-    return run_impact(paths, quick=args.quick, packages=packages,
-                      output=args.output, fdpass=not args.no_fdpass,
-                      render=args.render)
+    return run_impact(paths, quick=args.quick,
+                      packages=_impact_packages(args), output=args.output,
+                      fdpass=not args.no_fdpass)
+
+
+def _cmd_impact_render(args, paths):
+    from .impact import run_render
+    return run_render(paths, args.dir, quick=args.quick,
+                      packages=_impact_packages(args))
 
 
 def _cmd_selftest(args, paths):
@@ -486,8 +506,11 @@ def build_parser():
                          ('status', 'show the state of the port')):
         group.add_argument(f'--{action}', dest='action', action='store_const',
                            const=action, help=text)
-    group.add_argument('--regen-commit', dest='action', action='store_const',
-                       const='regen-commit', help=argparse.SUPPRESS)
+    # what git rebase --exec runs after each replayed commit: plumbing,
+    # hidden from --help
+    hidden = p.add_subparsers(dest='rebase_step', help=argparse.SUPPRESS)
+    hidden.add_parser('regen-commit').set_defaults(
+        func=_cmd_rebase_regen_commit)
 
     p = add('all', _cmd_all,
             'fetch, apply, build and test (set-up + main job)',
@@ -534,7 +557,7 @@ def build_parser():
             'scripts/requirements-dev.txt. A missed target is reported, '
             'not an error (exit 0). Run it on a quiet machine (how long: '
             'docs/performance.md). --suite runs pyperformance alone, '
-            'on its whole default suite; --combine pools the runs of '
+            'on its whole default suite; bench combine pools the runs of '
             'several output folders into one report; --optimized measures '
             'the builds of build --optimized (PGO + LTO).')
     p.add_argument('--quick', action='store_true',
@@ -543,8 +566,7 @@ def build_parser():
                             ('asyncio_tcp', 'nbody')))
     p.add_argument('--output', '-o', metavar='DIR',
                    help='output folder (default: '
-                        '<workdir>/bench/<timestamp>; with --combine, '
-                        '<workdir>/bench/combined-<timestamp>)')
+                        '<workdir>/bench/<timestamp>)')
     p.add_argument('--no-pyperformance', action='store_true',
                    help='skip pyperformance (micro-benchmarks and system '
                         'calls only)')
@@ -572,25 +594,34 @@ def build_parser():
                    help='pyperformance passes of each build, in ABBA order '
                         '(default: 4, ABBAABBA; 1 with --quick; 2, ABBA, '
                         'with --suite)')
-    p.add_argument('--combine', nargs='+', metavar='DIR',
-                   help='measure nothing: pool the runs of these bench '
-                        'output folders into one report.md (in --output): '
-                        'the micro-benchmarks\' rounds (per call, the ratio '
-                        'of each folder and that of all their rounds pooled, '
-                        'with its interquartile range) and the pyperformance '
-                        'passes. A DIR may be the .tar.xz of a folder '
-                        '(results.json, rounds/, pyperformance/), as '
-                        'docs/bench-runs/ keeps the runs behind the README\'s '
-                        'pooled table. Refuses (exit 3) folders of other '
-                        'builds (results.json records sys.version and the '
-                        'sha256 of each python) or of another plan')
     p.add_argument('--optimized', action='store_true',
                    help='measure baseline-optimized and patched-optimized '
                         '(build --optimized: PGO + LTO, as distributions '
                         'build CPython) instead of the plain builds; with '
                         '--suite too. results.json and the report say which '
-                        'builds, and --combine pools only runs of the same')
+                        'builds, and bench combine pools only runs of the '
+                        'same')
     p.add_argument('--seed', type=int, help=argparse.SUPPRESS)
+    actions = p.add_subparsers(dest='bench_action', metavar='combine')
+    c = actions.add_parser(
+        'combine', help='measure nothing: pool the runs of bench output '
+                        'folders into one report',
+        description='Measure nothing: pool the runs of these bench output '
+                    'folders into one report.md: the micro-benchmarks\' '
+                    'rounds (per call, the ratio of each folder and that of '
+                    'all their rounds pooled, with its interquartile range) '
+                    'and the pyperformance passes. A DIR may be the .tar.xz '
+                    'of a folder (results.json, rounds/, pyperformance/), '
+                    'as docs/bench-runs/ keeps them. Refuses (exit 3) '
+                    'folders of other builds (results.json records '
+                    'sys.version and the sha256 of each python) or of '
+                    'another plan.')
+    c.set_defaults(func=_cmd_bench_combine)
+    c.add_argument('dirs', nargs='+', metavar='DIR',
+                   help='a bench output folder, or the .tar.xz of one')
+    c.add_argument('--output', '-o', metavar='DIR', default=argparse.SUPPRESS,
+                   help='output folder (default: '
+                        '<workdir>/bench/combined-<timestamp>)')
 
     p = add('audit', _cmd_audit,
             'inventory and check the stdlib\'s fd-creating call sites',
@@ -673,11 +704,21 @@ def build_parser():
                         '<workdir>/impact/<timestamp>)')
     p.add_argument('--no-fdpass', action='store_true',
                    help='skip the fd-passing table')
-    p.add_argument('--render', metavar='DIR',
-                   help='run nothing: write DIR/report.md again from the '
-                        'results saved in DIR by an earlier run and the '
-                        'data file as it is now (after adding '
-                        'explanations)')
+    actions = p.add_subparsers(dest='impact_action', metavar='render')
+    r = actions.add_parser(
+        'render', help='run nothing: write DIR/report.md again',
+        description='Run nothing: write DIR/report.md again from the '
+                    'results an earlier run saved in DIR and the data file '
+                    'as it is now (after adding explanations).')
+    r.set_defaults(func=_cmd_impact_render)
+    r.add_argument('dir', metavar='DIR', help='an impact output folder')
+    group = r.add_mutually_exclusive_group()
+    group.add_argument('--quick', action='store_true',
+                       default=argparse.SUPPRESS,
+                       help='only the quick packages of the data file')
+    group.add_argument('--packages', metavar='LIST',
+                       default=argparse.SUPPRESS,
+                       help='comma-separated package names of the data file')
 
     p = add('selftest', _cmd_selftest, 'run the tooling\'s own tests',
             'Create <workdir>/venv if needed, install '

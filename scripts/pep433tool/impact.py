@@ -732,17 +732,10 @@ def command_line(paths, quick, packages, output, fdpass):
 
 
 def run_impact(paths, quick=False, packages=None, output=None,
-               fdpass=True, render=None):
-    """Implement the ``impact`` subcommand; return the exit code.
-
-    With *render* (an output folder of an earlier run), run nothing: write
-    its report.md again from the files saved there and today's data file
-    (after adding explanations).
-    """
+               fdpass=True):
+    """Implement the ``impact`` subcommand; return the exit code."""
     selected = impact_data.select(impact_data.load(data_file(paths)),
                                   packages, quick)
-    if render:
-        return render_again(paths, selected, Path(render).resolve())
     for build in ('baseline', 'patched'):
         build_python(paths, build)
     outdir = Path(output).resolve() if output else default_output(paths)
@@ -765,8 +758,13 @@ def run_impact(paths, quick=False, packages=None, output=None,
     return _finish(results, outdir)
 
 
-def render_again(paths, selected, outdir):
-    """``impact --render DIR``: report.md again from DIR's files."""
+def run_render(paths, outdir, quick=False, packages=None):
+    """Implement ``impact render DIR``: run nothing, write DIR/report.md
+    again from the files an earlier run saved there and today's data file
+    (after adding explanations); return the exit code."""
+    selected = impact_data.select(impact_data.load(data_file(paths)),
+                                  packages, quick)
+    outdir = Path(outdir).resolve()
     if not outdir.is_dir():
         raise PreconditionError(f'{outdir} is not an impact output folder',
                                 hint='scripts/pep433 impact --output DIR')
@@ -783,7 +781,7 @@ def render_again(paths, selected, outdir):
     report = impact_report.render(
         results, table, base=paths.base.version, seconds=seconds,
         command=f'scripts/pep433 --base {paths.base.version} impact '
-                f'--render {outdir}')
+                f'render {outdir}')
     (outdir / 'report.md').write_text(report)
     print(impact_report.console_summary(results, table), end='')
     log.info('report: %s', outdir / 'report.md')

@@ -222,10 +222,11 @@ def _stopped(paths, src, files, output=''):
 
 
 def _regen_exec(paths):
-    """The --exec command that regenerates and amends after each pick."""
+    """The --exec command that regenerates and amends after each pick:
+    the hidden subcommand ``rebase regen-commit``."""
     script = Path(__file__).resolve().parent.parent / 'pep433'
     return (f'{sys.executable} {script} --workdir {paths.root} '
-            f'--base {paths.base.version} rebase --regen-commit')
+            f'--base {paths.base.version} rebase regen-commit')
 
 
 def ported_message(message, old, new):
@@ -390,7 +391,5 @@ def run_rebase(paths, source=None, action=None):
         return abort(paths)
     if action == 'status':
         return status(paths)
-    if action == 'regen-commit':
-        return run_regen_commit(paths)
     old = bases.get(source) if source else default_source(paths)
     return start(paths, old)

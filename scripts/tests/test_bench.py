@@ -458,7 +458,7 @@ def test_quick_micro_run_on_the_builds(tmp_path, all_run):
         'metadata']['cloexec_default'] == 'True'
 
 
-# -- bench --combine, bench --suite ------------------------------------------
+# -- bench combine, bench --suite ------------------------------------------
 
 def test_interleaved_passes():
     assert bench.interleaved(1) == ('baseline', 'patched')
@@ -625,7 +625,7 @@ def test_combine_refuses_other_builds_plans_and_old_folders(tmp_path,
         bench.run_combine(paths, [a, old])
     # from the command line: exit 3, nothing written
     assert cli.main(['--workdir', str(tmp_path / 'work'), 'bench',
-                     '--combine', str(a), str(b)]) == EXIT_PRECONDITION
+                     'combine', str(a), str(b)]) == EXIT_PRECONDITION
     assert 'measured different builds' in caplog.text
     assert not (tmp_path / 'work').exists()
     with pytest.raises(bench.PreconditionError, match='no results.json'):
@@ -718,7 +718,9 @@ def test_cli_combine_suite_and_passes(monkeypatch, tmp_path):
     monkeypatch.setattr(bench, 'run_bench', fake)
     monkeypatch.setattr(bench, 'run_combine', fake)
     work = ['--workdir', str(tmp_path)]
-    assert cli.main(work + ['bench', '--combine', 'a', 'b', '-o', 'o']) == 0
+    assert cli.main(work + ['bench', 'combine', 'a', 'b', '-o', 'o']) == 0
+    assert seen == {'args': (['a', 'b'],), 'output': 'o'}
+    assert cli.main(work + ['bench', '-o', 'o', 'combine', 'a', 'b']) == 0
     assert seen == {'args': (['a', 'b'],), 'output': 'o'}
     assert cli.main(work + ['bench', '--suite', 'all']) == 0
     assert seen['suite'] == 'all' and 'passes' not in seen
@@ -727,7 +729,7 @@ def test_cli_combine_suite_and_passes(monkeypatch, tmp_path):
     assert seen['suite'] == ['nbody', 'float'] and seen['passes'] == 3
     assert cli.main(work + ['bench', '--passes', '1']) == 0
     assert seen['passes'] == 1 and 'suite' not in seen
-    for bad in (['--combine', 'a', 'b', '--quick'],
+    for bad in (['combine', 'a', 'b', '--quick'], ['--quick', 'combine', 'a'],
                 ['--suite', 'all', '--benchmarks', 'nbody'],
                 ['--suite', 'all', '--no-pyperformance'],
                 ['--passes', '0'], ['--passes', '2', '--no-pyperformance']):
@@ -1400,8 +1402,10 @@ def test_cli_bench_optimized(monkeypatch, tmp_path):
     assert seen['variant'] == 'optimized' and seen['suite'] == 'all'
     assert cli.main(work + ['bench']) == 0
     assert 'variant' not in seen
-    assert cli.main(work + ['bench', '--combine', 'a', 'b',
+    assert cli.main(work + ['bench', 'combine', 'a', 'b',
                             '--optimized']) == 2
+    assert cli.main(work + ['bench', '--optimized', 'combine', 'a',
+                            'b']) == 2
 
 
 def overlaps(a, b):

@@ -33,7 +33,7 @@ Five measurements, written to one output folder:
    of each pair of neighbouring passes (the noise of a single comparison).
 
 ``bench --suite`` (suite.py) runs pyperformance alone on its whole default
-suite; ``bench --combine`` (combine.py) pools the runs of several output
+suite; ``bench combine`` (combine.py) pools the runs of several output
 folders into one report; ``bench --optimized`` measures the builds of
 ``build --optimized`` (PGO + LTO) instead of the plain ones.  The targets
 are in targets.py, report.md is written by report.py, ratios.png by
