@@ -638,3 +638,34 @@ def run_audit(paths, static_only=False, reuse=False, tests=None, jobs=None,
     log.info('audit: %d sites, all classified and consistent (report: %s)',
              len(rows), output / 'report.md')
     return 0
+
+
+# --- the command line --------------------------------------------------------
+
+SUMMARY = "inventory and check the stdlib's fd-creating call sites"
+DOCS = 'docs/audit.md'
+
+
+def add_arguments(parser):
+    """``audit``'s options."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument('--static-only', action='store_true',
+                       help='skip the dynamic part')
+    group.add_argument('--reuse', action='store_true',
+                       help="reuse the dynamic records of an earlier run")
+    parser.add_argument('--tests', metavar='NAMES',
+                        help='test modules instead of the workload')
+    parser.add_argument('--jobs', '-j', type=int, metavar='N',
+                        help='regrtest worker processes (default: number of '
+                             'CPUs)')
+    parser.add_argument('--output', '-o', metavar='DIR',
+                        help='default: <workdir>/results/audit')
+    parser.add_argument('--classification', metavar='FILE',
+                        help=f'default: <repo>/{CLASSIFICATION}')
+    parser.set_defaults(func=handle)
+
+
+def handle(args, paths):
+    return run_audit(paths, static_only=args.static_only, reuse=args.reuse,
+                     tests=args.tests, jobs=args.jobs, output=args.output,
+                     classification=args.classification)

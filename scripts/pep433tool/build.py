@@ -317,3 +317,32 @@ def run_build(paths, only=None, jobs=None, configure_args=None,
                    extra_env=env)
     return 0
 
+
+# --- the command line --------------------------------------------------------
+
+SUMMARY = 'build baseline and patched interpreters'
+
+
+def add_arguments(parser):
+    """``build``'s options."""
+    parser.add_argument('--only', choices=('baseline', 'patched'),
+                        help='build only one of the two')
+    parser.add_argument('--jobs', '-j', type=int, metavar='N',
+                        help='parallel jobs (default: number of CPUs)')
+    parser.add_argument('--configure-args', metavar='ARGS',
+                        help='extra configure arguments, one shell string')
+    group = parser.add_mutually_exclusive_group()
+    for flag, variant in (('--debug', 'debug'), ('--free-threading', 'ft'),
+                          ('--tsan', 'tsan'), ('--asan', 'asan'),
+                          ('--optimized', 'optimized')):
+        group.add_argument(flag, dest='variant', action='store_const',
+                           const=variant,
+                           help=f'build baseline-{variant} and '
+                                f'patched-{variant} instead')
+    parser.set_defaults(func=handle)
+
+
+def handle(args, paths):
+    return run_build(paths, only=args.only, jobs=args.jobs,
+                     configure_args=args.configure_args,
+                     variant=args.variant)

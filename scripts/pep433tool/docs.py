@@ -932,3 +932,34 @@ def write_review_docs(paths, repo, outdir):
     log.info('review: %d changed pages in %s, their text diffs in %s',
              len(pages), html_out, diff_out)
     return True
+
+
+# --- the command line --------------------------------------------------------
+
+SUMMARY = 'build the HTML docs of both trees, compare the warnings'
+
+
+def add_arguments(parser):
+    """``docs``' options."""
+    parser.add_argument('--only', choices=('baseline', 'patched'),
+                        help='build only one tree')
+    parser.add_argument('--ref', metavar='REF',
+                        help='build the patched tree from REF, not the branch')
+    parser.add_argument('--jobs', '-j', type=int, metavar='N',
+                        help='sphinx-build --jobs (default: number of CPUs)')
+    parser.add_argument('--clean', action='store_true',
+                        help='forget the previous build; build from scratch')
+    parser.add_argument('--screenshot', action='append',
+                        metavar='PAGE[#ANCHOR]',
+                        help='then take a screenshot of PAGE (repeatable)')
+    parser.add_argument('--screenshot-tree', choices=('baseline', 'patched'),
+                        default='patched',
+                        help='the tree the screenshots show (default: '
+                             'patched)')
+    parser.set_defaults(func=handle)
+
+
+def handle(args, paths):
+    return run_docs(paths, only=args.only, ref=args.ref, jobs=args.jobs,
+                    clean=args.clean, screenshots=args.screenshot or (),
+                    tree_for_screenshots=args.screenshot_tree)

@@ -500,3 +500,22 @@ def run_fetch(paths, tarball=None, checkout=None):
     unpack_and_commit(path, repo, base)
     ensure_baseline_src(paths, repo)
     return 0
+
+
+# --- the command line --------------------------------------------------------
+
+SUMMARY = 'get the pristine source of the base as a git repo'
+
+
+def add_arguments(parser):
+    """``fetch``'s options."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument('--tarball', metavar='PATH',
+                       help='the release tarball (checked by sha256)')
+    group.add_argument('--checkout', metavar='PATH',
+                       help='your own CPython clone, with the tag v<version>')
+    parser.set_defaults(func=handle)
+
+
+def handle(args, paths):
+    return run_fetch(paths, tarball=args.tarball, checkout=args.checkout)

@@ -53,6 +53,7 @@ difference nobody explained yet comes with what was seen.  Exit 1 when a
 confirmed difference has no explanation, 0 otherwise.
 """
 
+import argparse
 import io
 import json
 import logging
@@ -800,3 +801,53 @@ def _finish(results, outdir):
             + (' ...' if len(missing) > 5 else '')
             + f' (see {outdir / "report.md"})')
     return 0
+
+
+# --- the command line --------------------------------------------------------
+
+SUMMARY = 'what the PEP 433 default breaks and fixes in real packages'
+DOCS = 'docs/impact.md'
+
+
+def _add_selection(parser, default=None):
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument('--quick', action='store_true',
+                       default=default if default is not None else False,
+                       help='only the quick packages of the data file')
+    group.add_argument('--packages', metavar='LIST', default=default,
+                       help='comma-separated package names of the data file')
+
+
+def add_arguments(parser):
+    """``impact``'s options, and ``impact render``."""
+    _add_selection(parser)
+    parser.add_argument('--output', '-o', metavar='DIR',
+                        help='default: <workdir>/impact/<timestamp>')
+    parser.add_argument('--no-fdpass', action='store_true',
+                        help='skip the fd-passing table')
+    parser.set_defaults(func=handle)
+    actions = parser.add_subparsers(dest='impact_action', metavar='render')
+    render = actions.add_parser(
+        'render', help='run nothing: write DIR/report.md again',
+        description='Run nothing: write DIR/report.md again from the '
+                    'results saved in DIR and the data file as it is now.')
+    render.add_argument('dir', metavar='DIR', help='an impact output folder')
+    # given before or after "render" alike
+    _add_selection(render, default=argparse.SUPPRESS)
+    render.set_defaults(func=handle_render)
+
+
+def _packages(args):
+    if not args.packages:
+        return None
+    return [p for p in args.packages.replace(',', ' ').split() if p]
+
+
+def handle(args, paths):
+    return run_impact(paths, quick=args.quick, packages=_packages(args),
+                      output=args.output, fdpass=not args.no_fdpass)
+
+
+def handle_render(args, paths):
+    return run_render(paths, args.dir, quick=args.quick,
+                      packages=_packages(args))

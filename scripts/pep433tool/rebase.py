@@ -22,6 +22,7 @@ then writes ``patches/NEW/`` and prints ``git range-diff`` between OLD's
 series and NEW's: what the port changed, patch by patch.
 """
 
+import argparse
 import fnmatch
 import logging
 import re
@@ -393,3 +394,31 @@ def run_rebase(paths, source=None, action=None):
         return status(paths)
     old = bases.get(source) if source else default_source(paths)
     return start(paths, old)
+
+
+# --- the command line --------------------------------------------------------
+
+SUMMARY = 'port the series to this base from another one'
+
+
+def add_arguments(parser):
+    """``rebase``'s options, and its hidden ``regen-commit``."""
+    parser.add_argument('--from', dest='source', metavar='VERSION',
+                        help='the base to port from (default: the newest '
+                             'older one)')
+    group = parser.add_mutually_exclusive_group()
+    for action, text in (('continue', 'go on after resolving a conflict'),
+                         ('abort', 'abandon the port in progress'),
+                         ('status', 'show the state of the port')):
+        group.add_argument(f'--{action}', dest='action',
+                           action='store_const', const=action, help=text)
+    parser.set_defaults(func=handle)
+    # what git rebase --exec runs after each replayed commit: plumbing,
+    # hidden from --help
+    hidden = parser.add_subparsers(dest='rebase_step', help=argparse.SUPPRESS)
+    hidden.add_parser('regen-commit').set_defaults(
+        func=lambda args, paths: run_regen_commit(paths))
+
+
+def handle(args, paths):
+    return run_rebase(paths, source=args.source, action=args.action)

@@ -704,3 +704,44 @@ def run_asan(paths, tests=None, jobs=None):
     names = select_tests(paths, tests=tests)
     what = '' if tests else ", the subset and the series' own"
     return run_sanitizer(paths, asan.TIER, names, jobs, what)
+
+
+# --- the command line --------------------------------------------------------
+
+SUMMARY = 'run regrtest on the builds and compare'
+
+
+def add_arguments(parser):
+    """``test``'s options."""
+    parser.add_argument('--full', action='store_true',
+                        help='also the multiprocessing and asyncio tests')
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument('--refleaks', action='store_true',
+                       help='regrtest -R on the --debug builds')
+    group.add_argument('--free-threading', action='store_true',
+                       help='on the free-threaded builds')
+    group.add_argument('--tsan', action='store_true',
+                       help="the series' tests on the TSan build")
+    group.add_argument('--asan', action='store_true',
+                       help='the tests on the ASan + UBSan build')
+    parser.add_argument('--mode', action='append',
+                        choices=(config.TEST_MODES + config.REFLEAK_MODES
+                                 + config.FT_MODES),
+                        help='run only this mode (repeatable)')
+    parser.add_argument('--tests', metavar='NAMES',
+                        help='test modules instead of the subset')
+    parser.add_argument('--jobs', '-j', type=int, metavar='N',
+                        help='regrtest worker processes (default: number of '
+                             'CPUs)')
+    parser.set_defaults(func=handle)
+
+
+def handle(args, paths):
+    if args.tsan:
+        return run_tsan(paths, tests=args.tests, jobs=args.jobs)
+    if args.asan:
+        return run_asan(paths, tests=args.tests, jobs=args.jobs)
+    return run_tests(paths, full=args.full, modes=args.mode,
+                     tests=args.tests, jobs=args.jobs,
+                     refleaks=args.refleaks,
+                     free_threading=args.free_threading)

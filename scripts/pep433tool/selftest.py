@@ -52,3 +52,20 @@ def run_selftest(paths, fast=False, pytest_args=()):
                           check=False)
     return proc.returncode
 
+
+# --- the command line --------------------------------------------------------
+
+SUMMARY = "run the tooling's own tests"
+
+
+def add_arguments(parser):
+    """``selftest``'s options."""
+    parser.add_argument('--fast', action='store_true',
+                        help='skip the slow end-to-end tests')
+    parser.add_argument('pytest_args', nargs='*', metavar='PYTEST_ARG',
+                        help='extra pytest arguments (after --)')
+    parser.set_defaults(func=handle)
+
+
+def handle(args, paths):
+    return run_selftest(paths, fast=args.fast, pytest_args=args.pytest_args)

@@ -294,7 +294,7 @@ def test_cli_arguments(monkeypatch, tmp_path):
         seen.update(kwargs)
         return 0
 
-    monkeypatch.setattr(bench, 'run_bench', fake_run_bench)
+    monkeypatch.setattr(bench.command, 'run_bench', fake_run_bench)
     assert cli.main(['--workdir', str(tmp_path), 'bench', '--quick',
                      '--no-pyperformance', '--output', 'out',
                      '--benchmarks', 'nbody, asyncio_tcp',
@@ -715,8 +715,8 @@ def test_cli_combine_suite_and_passes(monkeypatch, tmp_path):
         seen.update(kwargs, args=args)
         return 0
 
-    monkeypatch.setattr(bench, 'run_bench', fake)
-    monkeypatch.setattr(bench, 'run_combine', fake)
+    monkeypatch.setattr(bench.command, 'run_bench', fake)
+    monkeypatch.setattr(bench.combine, 'run_combine', fake)
     work = ['--workdir', str(tmp_path)]
     assert cli.main(work + ['bench', 'combine', 'a', 'b', '-o', 'o']) == 0
     assert seen == {'args': (['a', 'b'],), 'output': 'o'}
@@ -1396,7 +1396,7 @@ def test_cli_bench_optimized(monkeypatch, tmp_path):
         seen.update(kwargs)
         return 0
 
-    monkeypatch.setattr(bench, 'run_bench', fake)
+    monkeypatch.setattr(bench.command, 'run_bench', fake)
     work = ['--workdir', str(tmp_path)]
     assert cli.main(work + ['bench', '--optimized', '--suite', 'all']) == 0
     assert seen['variant'] == 'optimized' and seen['suite'] == 'all'

@@ -46,7 +46,10 @@ directory holding only a link to the venv's pyperf package.  The pyperf
 JSON files are read and merged here with the json module (pyperfio.py).
 """
 
-from ..errors import ExternalError, PreconditionError
+import argparse
+
+from ..errors import ExternalError, PreconditionError, UsageError
+from . import combine as _combine, command as _command
 from .combine import run_combine
 from .command import (_serialise, build_identity, build_record, check_builds,
                       deserialise, machine_info, plan_record, run_bench,
@@ -97,3 +100,93 @@ __all__ = [
     'builds_title', 'function_table', 'build_dir', 'INSTRUCTION_TOLERANCE',
     'instruction_targets',
 ]
+
+
+# --- the command line --------------------------------------------------------
+
+SUMMARY = 'measure what the flag costs: patched vs stock CPython'
+DOCS = 'docs/performance.md'
+COMBINE_SUMMARY = 'measure nothing: pool the runs of bench output folders'
+
+#: The options of a measuring ``bench`` (flag, dest), which ``bench
+#: combine`` refuses.
+MEASURE_OPTIONS = (('--quick', 'quick'), ('--benchmarks', 'benchmarks'),
+                   ('--no-pyperformance', 'no_pyperformance'),
+                   ('--no-instructions', 'no_instructions'),
+                   ('--suite', 'suite'), ('--passes', 'passes'),
+                   ('--optimized', 'optimized'))
+
+
+def add_arguments(parser):
+    """``bench``'s options, and ``bench combine``'s."""
+    parser.add_argument('--quick', action='store_true',
+                        help='a short plan: a few minutes')
+    parser.add_argument('--output', '-o', metavar='DIR',
+                        help='default: <workdir>/bench/<timestamp>')
+    parser.add_argument('--no-pyperformance', action='store_true',
+                        help='skip pyperformance')
+    parser.add_argument('--no-instructions', action='store_true',
+                        help='skip the instruction counts (callgrind)')
+    parser.add_argument('--benchmarks', '-b', metavar='LIST',
+                        help='pyperformance benchmarks, comma-separated')
+    parser.add_argument('--suite', metavar='all|LIST',
+                        help='pyperformance alone, on its suite or on LIST')
+    parser.add_argument('--passes', type=int, metavar='N',
+                        help='pyperformance passes of each build, ABBA order')
+    parser.add_argument('--optimized', action='store_true',
+                        help='measure the builds of build --optimized')
+    parser.add_argument('--seed', type=int, help=argparse.SUPPRESS)
+    parser.set_defaults(func=handle)
+    actions = parser.add_subparsers(dest='bench_action', metavar='combine')
+    combine = actions.add_parser(
+        'combine', help=COMBINE_SUMMARY,
+        description=COMBINE_SUMMARY[0].upper() + COMBINE_SUMMARY[1:] + '.')
+    combine.add_argument('dirs', nargs='+', metavar='DIR',
+                         help='a bench output folder, or the .tar.xz of one')
+    # given before or after "combine" alike
+    combine.add_argument('--output', '-o', metavar='DIR',
+                         default=argparse.SUPPRESS,
+                         help='default: <workdir>/bench/combined-<timestamp>')
+    combine.set_defaults(func=handle_combine)
+
+
+def _names(text):
+    return [name for name in text.replace(',', ' ').split() if name]
+
+
+def handle(args, paths):
+    extra = {}      # only when given: the defaults stay run_bench()'s
+    if args.suite:
+        given = [opt for opt, on in (
+            ('--quick', args.quick), ('--benchmarks', args.benchmarks),
+            ('--no-pyperformance', args.no_pyperformance)) if on]
+        if given:
+            raise UsageError('--suite runs pyperformance alone, on its '
+                             'suite: ' + ', '.join(given) + ' cannot go '
+                             'with it')
+        names = _names(args.suite)
+        extra['suite'] = 'all' if names == ['all'] else names
+    if args.passes is not None:
+        if args.passes < 1:
+            raise UsageError('--passes must be at least 1')
+        if args.no_pyperformance:
+            raise UsageError('--passes with --no-pyperformance: there is no '
+                             'pyperformance pass to make')
+        extra['passes'] = args.passes
+    if args.optimized:
+        extra['variant'] = 'optimized'
+    return _command.run_bench(
+        paths, quick=args.quick, output=args.output,
+        pyperformance=not args.no_pyperformance,
+        benchmarks=_names(args.benchmarks) if args.benchmarks else None,
+        seed=args.seed, instructions=not args.no_instructions, **extra)
+
+
+def handle_combine(args, paths):
+    given = [opt for opt, dest in MEASURE_OPTIONS
+             if getattr(args, dest) not in (None, False)]
+    if given:
+        raise UsageError('bench combine pools measured folders and '
+                         'measures nothing: ' + ', '.join(given)
+                         + ' cannot go with it')
+    return _combine.run_combine(paths, args.dirs, output=args.output)
