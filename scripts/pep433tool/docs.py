@@ -35,7 +35,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import config, deps, gitutil
+from . import config, deps, gitutil, venvs
 from .checkout import require_checkout
 from .build import run_logged
 from .errors import ExternalError, PreconditionError, ProblemFound, UsageError
@@ -454,24 +454,18 @@ def ensure_docs_venv(dpaths, doc):
             f'is {sys.version.split()[0]}',
             hint='run scripts/pep433 with python3.11 or newer')
     venv = dpaths.venv
-    python = venv / 'bin' / 'python'
-    if not python.exists():
-        maker = (dpaths.baseline_python if dpaths.baseline_python.exists()
-                 else Path(sys.executable))
-        log.info('creating %s with %s', venv, maker)
-        run([str(maker), '-m', 'venv', str(venv)])
-    wanted = requirements_key(doc)
-    stamp = venv / VENV_STAMP
-    if stamp.exists() and stamp.read_text() == wanted:
-        log.debug('%s already has %s', venv, doc / 'requirements.txt')
-        return python.parent
-    log.info('installing %s into %s', doc / 'requirements.txt', venv)
-    # pip reads "-c constraints.txt" relative to the requirements file.
-    run([str(python), '-m', 'pip', 'install', '--quiet', '--disable-pip-'
-         'version-check', '-r', str(doc / 'requirements.txt')],
-        hint=f'check the network, or remove {venv} and run again')
-    stamp.write_text(wanted)
-    return python.parent
+
+    def install(python):
+        log.info('installing %s into %s', doc / 'requirements.txt', venv)
+        # pip reads "-c constraints.txt" relative to the requirements file.
+        run([str(python), '-m', 'pip', 'install', '--quiet', '--disable-pip-'
+             'version-check', '-r', str(doc / 'requirements.txt')],
+            hint=f'check the network, or remove {venv} and run again')
+
+    return venvs.ensure_venv(
+        venv, requirements_key(doc), install, stamp=VENV_STAMP,
+        maker=(dpaths.baseline_python if dpaths.baseline_python.exists()
+               else None)).parent
 
 
 # --- the build ---------------------------------------------------------------

@@ -70,7 +70,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from . import deps, impact_data, impact_report
+from . import deps, impact_data, impact_report, venvs
 from .errors import ExternalError, PreconditionError, ProblemFound
 from .regrtest import Outcome, compare, confirm, count, parse_junit
 from .util import clean_env, format_cmd, run, sha256_of, write_if_changed
@@ -129,18 +129,10 @@ def ensure_venv(paths, build, package):
     """The venv of *package* for *build*, with exactly its pins; return
     (python, site-packages)."""
     venv = impact_dir(paths) / 'venvs' / build / package.name
-    python = venv / 'bin' / 'python'
     wanted = package.requirements()
-    stamp = venv / STAMP
     env = pip_env(paths)
-    if not (python.exists() and stamp.exists()
-            and stamp.read_text() == wanted):
-        if venv.exists():
-            log.info('%s/%s: the pins changed: making the venv again',
-                     build, package.name)
-            shutil.rmtree(venv)
-        venv.parent.mkdir(parents=True, exist_ok=True)
-        run([build_python(paths, build), '-m', 'venv', venv], env=env)
+
+    def install(python):
         requirements = venv / 'requirements.txt'
         requirements.write_text(wanted)
         log.info('%s/%s: installing %d pinned wheels', build, package.name,
@@ -156,7 +148,10 @@ def ensure_venv(paths, build, package):
                 f'dependency:\n{check.stdout.strip()}',
                 hint='add the missing distributions to [pins] and to the '
                      'package\'s deps in impact/packages.toml')
-        stamp.write_text(wanted)
+
+    python = venvs.ensure_venv(venv, wanted, install, stamp=STAMP,
+                               maker=build_python(paths, build), env=env,
+                               fresh=True)
     site = Path(run([python, '-c', 'import sysconfig; '
                      'print(sysconfig.get_path("purelib"))'], env=env,
                     quiet=True).stdout.strip())
