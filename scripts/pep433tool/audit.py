@@ -41,8 +41,10 @@ KINDS = ('default', 'own', 'not-fd')
 REQUIRED = ('file', 'function', 'call', 'kind', 'reason')
 OPTIONAL = ('replaceable', 'compat_test')
 TRACER = Path(__file__).resolve().parent / 'probes' / 'audit'
-MODES = ('default', 'true', 'false', 'opener')
-MODE_NAMES = {'default': 'default', 'true': 'cloexec',
+#: How the tracer saw a call's cloexec resolved: from the default, an
+#: explicit True or False, or an opener (not the build modes of impact).
+RESOLUTIONS = ('default', 'true', 'false', 'opener')
+RESOLUTION_NAMES = {'default': 'default', 'true': 'cloexec',
               'false': 'no-cloexec', 'opener': 'opener'}
 
 
@@ -438,8 +440,8 @@ def dynamic_cell(row, dynamic_ran):
         return '-'
     if not row.dynamic:
         return 'not reached'
-    return ' / '.join(f'{row.dynamic[mode]} {MODE_NAMES[mode]}'
-                      for mode in MODES if row.dynamic.get(mode))
+    return ' / '.join(f'{row.dynamic[mode]} {RESOLUTION_NAMES[mode]}'
+                      for mode in RESOLUTIONS if row.dynamic.get(mode))
 
 
 def kind_cell(row):
@@ -511,7 +513,7 @@ def format_report(rows, stale, info):
     if other:
         out.append('- calls from tests and other code (not listed): '
                    + ', '.join(f'{call} ' + '/'.join(
-                       f'{modes[m]} {MODE_NAMES[m]}' for m in MODES
+                       f'{modes[m]} {RESOLUTION_NAMES[m]}' for m in RESOLUTIONS
                        if modes.get(m)) for call, modes in sorted(
                            other.items())))
     problems = [row for row in rows if row.problems]

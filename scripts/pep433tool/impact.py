@@ -72,12 +72,12 @@ from pathlib import Path
 
 from . import deps, impact_data, impact_report, venvs
 from .errors import ExternalError, PreconditionError, ProblemFound
+from .impact_data import BUILD_MODES
 from .regrtest import Outcome, compare, confirm, count, parse_junit
 from .util import clean_env, format_cmd, run, sha256_of, write_if_changed
 
 log = logging.getLogger(__name__)
 
-MODES = impact_data.MODES
 PROBES = Path(__file__).resolve().parent / 'probes' / 'impact'
 CENSUS_MODULES = ('_pep433_impact.py', '_pep433_impact_plugin.py')
 PTH = '_pep433_impact.pth'
@@ -497,7 +497,7 @@ class PackageResult:
     reruns: dict = field(default_factory=dict)      # {mode: SuiteRun}
 
 
-def run_package(paths, package, outdir, modes=MODES):
+def run_package(paths, package, outdir, modes=BUILD_MODES):
     """Every mode of *package*, compared and confirmed."""
     pkgdir = outdir / package.name
     venvs = {}
@@ -666,7 +666,7 @@ def summary_text(result):
 
 # --- the fd-passing table ----------------------------------------------------
 
-def run_fdpass(paths, outdir, modes=MODES):
+def run_fdpass(paths, outdir, modes=BUILD_MODES):
     """probes/impact/fdpass.py with each interpreter; return {mode: data}."""
     deps.ensure_build_deps(FDPASS_PROGRAMS)
     results = {}
@@ -683,7 +683,7 @@ def run_fdpass(paths, outdir, modes=MODES):
 
 # --- the subcommand ----------------------------------------------------------
 
-def load_package(package, outdir, modes=MODES):
+def load_package(package, outdir, modes=BUILD_MODES):
     """A PackageResult from the files a run saved in *outdir*, compared
     again with the data file's explanations of today (no test runs)."""
     pkgdir = outdir / package.name
