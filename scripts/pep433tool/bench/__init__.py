@@ -37,7 +37,8 @@ suite; ``bench combine`` (combine.py) pools the runs of several output
 folders into one report; ``bench --optimized`` measures the builds of
 ``build --optimized`` (PGO + LTO) instead of the plain ones.  The targets
 are in targets.py, report.md is written by report.py, ratios.png by
-plot.py; command.py runs it all.
+plot.py; command.py runs it all.  This file is the command line: the
+options of ``bench`` and ``bench combine`` and their handlers.
 
 The tool's own Python needs no package: pyperf, pyperformance and
 matplotlib live in <workdir>/venv (scripts/requirements-dev.txt, installed
@@ -48,58 +49,8 @@ JSON files are read and merged here with the json module (pyperfio.py).
 
 import argparse
 
-from ..errors import ExternalError, PreconditionError, UsageError
+from ..errors import UsageError
 from . import combine as _combine, command as _command
-from .combine import run_combine
-from .command import (_serialise, build_identity, build_record, check_builds,
-                      deserialise, machine_info, plan_record, run_bench,
-                      write_results)
-from .instructions import (MIN_FUNCTION_DIFF, collected_instructions,
-                           function_rows, parse_annotate, per_call_functions,
-                           sum_functions)
-from .micro import read_rounds, round_file
-from .perf import (all_benchmarks_table, pass_file, pass_pairs,
-                   pyperformance_results)
-from .plan import (BASELINE_INHERITABLE, BENCHMARKS, COMPARED_SERIES,
-                   CONTROL_CALLS, LIKE_FOR_LIKE, MICRO_CALLS, PEP_ROWS,
-                   PEP_SERIES, QUICK_BENCHMARKS, REFERENCE, SERIES,
-                   SYSCALL_SERIES, TARGET_SERIES, TITLES, Plan, Series,
-                   interleaved)
-from .pyperfio import benchmarks_of, load_json, merge, values, write_json
-from .report import (builds_title, fmt_ratio, fmt_time, function_table,
-                     instruction_table, like_lines, micro_table, pair_lines,
-                     pep_table, pyperformance_table, render_combined,
-                     render_report, syscall_table)
-from .runner import Bench, build_dir
-from .stats import (geometric_mean, like_stats, pep_stats, pool_rounds,
-                    pyperformance_ratios, quartiles, ratio_stats)
-from .systemcalls import syscall_counts, syscall_diff
-from .targets import (GEOMEAN_TOLERANCE, INSTRUCTION_TOLERANCE,
-                      MICRO_TOLERANCE, geomean_target, instruction_targets,
-                      micro_targets, syscall_targets)
-
-__all__ = [
-    'ExternalError', 'PreconditionError', 'run_combine', '_serialise',
-    'build_identity', 'check_builds', 'deserialise', 'machine_info',
-    'plan_record', 'run_bench', 'write_results', 'collected_instructions',
-    'read_rounds', 'round_file', 'all_benchmarks_table', 'pass_file',
-    'pass_pairs',
-    'pyperformance_results', 'BASELINE_INHERITABLE', 'BENCHMARKS',
-    'COMPARED_SERIES', 'CONTROL_CALLS', 'LIKE_FOR_LIKE', 'MICRO_CALLS',
-    'PEP_ROWS', 'PEP_SERIES', 'QUICK_BENCHMARKS', 'REFERENCE', 'SERIES',
-    'SYSCALL_SERIES', 'TARGET_SERIES', 'TITLES', 'Plan', 'Series',
-    'interleaved', 'benchmarks_of', 'load_json', 'merge', 'values',
-    'write_json', 'fmt_ratio', 'fmt_time', 'instruction_table', 'like_lines',
-    'micro_table', 'pair_lines', 'pep_table', 'pyperformance_table',
-    'render_combined', 'render_report', 'syscall_table', 'Bench',
-    'geometric_mean', 'like_stats', 'pep_stats', 'pool_rounds',
-    'pyperformance_ratios', 'quartiles', 'ratio_stats', 'syscall_counts',
-    'syscall_diff', 'GEOMEAN_TOLERANCE', 'MICRO_TOLERANCE', 'geomean_target',
-    'micro_targets', 'syscall_targets', 'build_record', 'MIN_FUNCTION_DIFF',
-    'function_rows', 'parse_annotate', 'per_call_functions', 'sum_functions',
-    'builds_title', 'function_table', 'build_dir', 'INSTRUCTION_TOLERANCE',
-    'instruction_targets',
-]
 
 
 # --- the command line --------------------------------------------------------
