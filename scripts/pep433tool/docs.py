@@ -37,9 +37,8 @@ from pathlib import Path
 
 from . import config, deps, gitutil, venvs
 from .checkout import require_checkout
-from .build import run_logged
 from .errors import ExternalError, PreconditionError, ProblemFound, UsageError
-from .util import clean_env, cpu_count, run
+from .util import clean_env, cpu_count, run, run_step
 
 log = logging.getLogger(__name__)
 
@@ -554,8 +553,8 @@ def build_docs(dpaths, name, src, jobs=None, label=None, clean=False):
     env.pop('LANG', None)
     start_ns = time.time_ns()
     start = time.monotonic()
-    run_logged(sphinx_command(venv_bin, dpaths, name, jobs), doc,
-               dpaths.log(name), env, label, progress=SphinxProgress())
+    run_step(sphinx_command(venv_bin, dpaths, name, jobs), dpaths.log(name),
+             label, SphinxProgress(), cwd=doc, env=env, logger=log)
     elapsed = time.monotonic() - start
     log_text = dpaths.log(name).read_text(errors='replace')
     raw = dpaths.raw_warnings(name).read_text(errors='replace')

@@ -59,7 +59,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import tarfile
 import tempfile
@@ -74,7 +73,8 @@ from . import deps, impact_data, impact_report, venvs
 from .errors import ExternalError, PreconditionError, ProblemFound
 from .impact_data import BUILD_MODES
 from .regrtest import Outcome, compare, confirm, count, parse_junit
-from .util import clean_env, format_cmd, run, sha256_of, write_if_changed
+from .util import (clean_env, format_cmd, run, run_logged, sha256_of,
+                   write_if_changed)
 
 log = logging.getLogger(__name__)
 
@@ -338,8 +338,11 @@ def run_suite(paths, package, mode, python, site, tests_file, outdir,
         env['PYTHONCLOEXEC'] = '1'
     cwd = tmp / 'empty' if package.cwd == 'empty' else src
     log.info('%s: $ %s (log: %s)', name, format_cmd(cmd), logfile)
-    returncode, seconds, timed_out = _run_logged(
-        cmd, env, cwd, logfile, name, package.timeout)
+    returncode, seconds, timed_out = run_logged(
+        cmd, logfile, cwd=cwd, env=env, every=PROGRESS_EVERY,
+        timeout=package.timeout, own_session=True,
+        progress=lambda seconds: log.info('%s: %.0f s, %s', name, seconds,
+                                          _progress(logfile)))
     results, rerun_ids, fds = parse_results(xml)
     # a rerun unpacks the sources elsewhere
     rerun_ids = {key: portable(arg, src) for key, arg in rerun_ids.items()}
@@ -409,50 +412,6 @@ def portable(arg, src):
     """A test argument under the unpacked sources *src*, as ``{src}/...``."""
     prefix = str(src).rstrip('/') + '/'
     return '{src}/' + arg[len(prefix):] if arg.startswith(prefix) else arg
-
-
-def _run_logged(cmd, env, cwd, logfile, name, timeout):
-    """Run *cmd* in its own session, output to *logfile*, with progress;
-    kill what is left of its process group at the end.  Return
-    (exit status, seconds, timed out)."""
-    start = time.monotonic()
-    timed_out = False
-    with open(logfile, 'w') as out:
-        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out,
-                                stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-        last = start
-        try:
-            while True:
-                try:
-                    proc.wait(timeout=2)
-                    break
-                except subprocess.TimeoutExpired:
-                    pass
-                now = time.monotonic()
-                if now - start > timeout:
-                    timed_out = True
-                    _kill_group(proc.pid)
-                    proc.wait()
-                    break
-                if now - last >= PROGRESS_EVERY:
-                    last = now
-                    log.info('%s: %.0f s, %s', name, now - start,
-                             _progress(logfile))
-        except BaseException:
-            _kill_group(proc.pid)
-            proc.wait()
-            raise
-        _kill_group(proc.pid)
-    return proc.returncode, time.monotonic() - start, timed_out
-
-
-def _kill_group(pgid):
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _progress(logfile):

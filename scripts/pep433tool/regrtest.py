@@ -21,7 +21,7 @@ from pathlib import Path
 from . import config, gitutil, sanitizers
 from .checkout import require_checkout
 from .errors import PreconditionError, ProblemFound
-from .util import clean_env, cpu_count, format_cmd
+from .util import clean_env, cpu_count, format_cmd, run_logged
 
 log = logging.getLogger(__name__)
 
@@ -394,18 +394,24 @@ def check_cloexec_option(python, env):
 def stream(cmd, env, cwd, logfile, label):
     """Run regrtest *cmd*, its output to *logfile* and its per-module
     progress lines to the log (as *label*); return (output, exit status)."""
-    output = []
-    with open(logfile, 'w') as f:
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True,
-                                errors='replace', cwd=cwd,
-                                stdin=subprocess.DEVNULL)
-        for line in proc.stdout:
-            f.write(line)
-            output.append(line)
+    seen = 0
+
+    def follow(seconds=None):
+        nonlocal seen
+        with open(logfile, 'rb') as f:
+            f.seek(seen)
+            text = f.read()
+        lines = text[:text.rfind(b'\n') + 1]     # whole lines only
+        seen += len(lines)
+        for line in lines.decode(errors='replace').splitlines():
             if PROGRESS_RE.search(line):
                 log.info('%s: %s', label, line.rstrip())
-        return output, proc.wait()
+
+    returncode, _, _ = run_logged(cmd, logfile, cwd=cwd, env=env,
+                                  progress=follow, every=1)
+    follow()
+    with open(logfile, errors='replace') as f:
+        return f.readlines(), returncode
 
 
 def run_mode(paths, mode, names, jobs, tag='', extra_args=(), env=None):
