@@ -28,7 +28,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import auditstatic, config, gitutil, regrtest
+from . import auditstatic, config, gitutil, junit, regrtest
 from .auditstatic import INDIRECT, Site
 from .errors import PreconditionError, ProblemFound, UsageError
 from .util import cpu_count, format_cmd, run
@@ -271,7 +271,7 @@ def run_workload(paths, names, jobs, dyndir):
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     seconds = round(time.monotonic() - start)
-    modules, _ = regrtest.parse_output(''.join(output))
+    modules, _ = junit.parse_output(''.join(output))
     failed = sorted(name for name, state in modules.items()
                     if not state.startswith(('passed', 'skipped',
                                              'ran no tests')))

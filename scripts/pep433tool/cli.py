@@ -5,7 +5,7 @@ import logging
 import sys
 
 from . import (apply, audit, bench, build, check, docs, export, fetch,
-               impact, news, rebase, regrtest, review, selftest)
+               impact, news, rebase, review, selftest, testcmd)
 from .errors import EXIT_USAGE, PreconditionError, ToolError
 from .util import Paths
 
@@ -37,7 +37,7 @@ Fresh machine: `scripts/pep433 all`, then `scripts/pep433 selftest`.
 #: own arguments (add_arguments) and its handler; None is ``all``.
 COMMANDS = (('fetch', fetch), ('apply', apply), ('export', export),
             ('review', review), ('build', build), ('docs', docs),
-            ('test', regrtest), ('check', check), ('rebase', rebase),
+            ('test', testcmd), ('check', check), ('rebase', rebase),
             ('all', None), ('news', news), ('bench', bench),
             ('audit', audit), ('impact', impact), ('selftest', selftest))
 
@@ -49,7 +49,7 @@ def _all(args, paths):
     fetch.run_fetch(paths)
     apply.run_apply(paths)
     build.run_build(paths, jobs=args.jobs)
-    return regrtest.run_tests(paths, full=args.full, jobs=args.jobs)
+    return testcmd.run_tests(paths, full=args.full, jobs=args.jobs)
 
 
 def _add_all(parser):

@@ -7,7 +7,7 @@ versions, sha256-checked files, what is deselected and why) in three modes:
 ``baseline`` (stock CPython of the base), ``patched`` (the PEP 433
 default: inheritable) and ``patched-e`` (patched with ``-e``), and compares
 each patched mode with the baseline per test case, the way ``test`` does
-(``regrtest.compare``/``confirm``/``format_report``).  Then PEP 433's
+(``junit.compare``/``confirm``/``format_report``).  Then PEP 433's
 "programs taking file descriptors from the parent" (openssl, valgrind), in
 the three modes (``probes/impact/fdpass.py``).
 
@@ -72,7 +72,7 @@ from pathlib import Path
 from . import deps, impact_data, impact_report, venvs
 from .errors import ExternalError, PreconditionError, ProblemFound
 from .impact_data import BUILD_MODES
-from .regrtest import Outcome, compare, confirm, count, parse_junit
+from .junit import Outcome, compare, confirm, count, parse_junit
 from .util import (clean_env, format_cmd, run, run_logged, sha256_of,
                    write_if_changed)
 
@@ -246,7 +246,7 @@ def expand(words, python, src, site):
 
 def normalise_junit(data):
     """pytest's junit XML (bytes) with each test case named by its node
-    id, for regrtest.parse_junit; also return {id: rerun argument} and
+    id, for junit.parse_junit; also return {id: rerun argument} and
     {id: fds at the failure} from the plugin's properties."""
     root = ET.fromstring(data)
     rerun_ids, fds = {}, {}
@@ -450,8 +450,8 @@ class Difference:
 class PackageResult:
     package: object
     runs: dict                      # {mode: SuiteRun}
-    comparisons: list               # regrtest.Comparison, breaks
-    fixes: list                     # regrtest.Comparison, fixes
+    comparisons: list               # junit.Comparison, breaks
+    fixes: list                     # junit.Comparison, fixes
     differences: list
     reruns: dict = field(default_factory=dict)      # {mode: SuiteRun}
 
@@ -529,7 +529,7 @@ def _rerun_from_others(runs, key):
 
 
 def _confirm(comparison, rerun, first):
-    """regrtest.confirm, keeping what could not be run again (a whole-run
+    """junit.confirm, keeping what could not be run again (a whole-run
     error) as confirmed."""
     if rerun is None:
         return comparison
@@ -606,9 +606,9 @@ def _kind(target):
 
 
 def summary_text(result):
-    """The regrtest-style summary of a package (regrtest.format_report),
+    """The regrtest-style summary of a package (junit.format_report),
     breaks then fixes."""
-    from .regrtest import format_report
+    from .junit import format_report
     base = result.runs['baseline'].results
     text = format_report(base, result.comparisons)
     fixes = [c for c in result.fixes if c.new or c.flaky]

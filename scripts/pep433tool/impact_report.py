@@ -3,7 +3,7 @@
 from datetime import datetime, timezone
 
 from .impact_data import BUILD_MODES
-from .regrtest import count
+from .junit import count
 
 MODE_TEXT = {
     'baseline': 'stock CPython: new fds are non-inheritable (PEP 446)',

@@ -18,7 +18,7 @@ import pytest
 from conftest import SCRIPT, run_tool
 from pep433tool import cli, impact, impact_data, impact_report
 from pep433tool.errors import EXIT_PRECONDITION, PreconditionError
-from pep433tool.regrtest import Outcome
+from pep433tool.junit import Outcome
 
 DATA = Path(__file__).resolve().parent.parent.parent / 'impact' / \
     'packages.toml'
