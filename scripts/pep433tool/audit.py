@@ -28,7 +28,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import auditstatic, config, gitutil, junit, regrtest
+from . import auditstatic, config, gitutil, junit, options, regrtest
 from .auditstatic import INDIRECT, Site
 from .errors import PreconditionError, ProblemFound, UsageError
 from .util import cpu_count, format_cmd, run
@@ -655,13 +655,9 @@ def add_arguments(parser):
                        help='skip the dynamic part')
     group.add_argument('--reuse', action='store_true',
                        help="reuse the dynamic records of an earlier run")
-    parser.add_argument('--tests', metavar='NAMES',
-                        help='test modules instead of the workload')
-    parser.add_argument('--jobs', '-j', type=int, metavar='N',
-                        help='regrtest worker processes (default: number of '
-                             'CPUs)')
-    parser.add_argument('--output', '-o', metavar='DIR',
-                        help='default: <workdir>/results/audit')
+    options.add_tests(parser, 'the workload')
+    options.add_jobs(parser, 'regrtest worker processes')
+    options.add_output(parser, '<workdir>/results/audit')
     parser.add_argument('--classification', metavar='FILE',
                         help=f'default: <repo>/{CLASSIFICATION}')
     parser.set_defaults(func=handle)

@@ -7,7 +7,7 @@ import re
 import shlex
 from pathlib import Path
 
-from . import config, deps, gitutil, util
+from . import config, deps, gitutil, options, util
 from .checkout import require_checkout
 from .errors import ExternalError, PreconditionError
 from .util import cpu_count, format_cmd
@@ -285,10 +285,8 @@ SUMMARY = 'build baseline and patched interpreters'
 
 def add_arguments(parser):
     """``build``'s options."""
-    parser.add_argument('--only', choices=('baseline', 'patched'),
-                        help='build only one of the two')
-    parser.add_argument('--jobs', '-j', type=int, metavar='N',
-                        help='parallel jobs (default: number of CPUs)')
+    options.add_only(parser, 'of the two builds')
+    options.add_jobs(parser)
     parser.add_argument('--configure-args', metavar='ARGS',
                         help='extra configure arguments, one shell string')
     group = parser.add_mutually_exclusive_group()

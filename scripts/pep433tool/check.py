@@ -4,7 +4,7 @@ import logging
 import shutil
 
 from . import apply, build, checkout, cichecks, config, deps, export, gitutil
-from . import patchset
+from . import options, patchset
 from . import kqueue as kqueuemod, series as seriesmod
 from . import windows as windowsmod
 from .errors import ProblemFound, ToolError
@@ -261,8 +261,7 @@ def add_arguments(parser):
                        ('--no-windows', '(g), the Windows compile'),
                        ('--no-ci', "(h), CPython's CI checks")):
         parser.add_argument(flag, action='store_true', help='skip ' + what)
-    parser.add_argument('--jobs', '-j', type=int, metavar='N',
-                        help='parallel make jobs')
+    options.add_jobs(parser, 'parallel make jobs')
     parser.set_defaults(func=handle)
 
 

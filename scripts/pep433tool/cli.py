@@ -5,7 +5,7 @@ import logging
 import sys
 
 from . import (apply, audit, bench, build, check, docs, export, fetch,
-               impact, news, rebase, review, selftest, testcmd)
+               impact, news, options, rebase, review, selftest, testcmd)
 from .errors import EXIT_USAGE, PreconditionError, ToolError
 from .util import Paths
 
@@ -56,8 +56,7 @@ def _add_all(parser):
     """``all``'s options."""
     parser.add_argument('--full', action='store_true',
                         help='run the full test list (see test --full)')
-    parser.add_argument('--jobs', '-j', type=int, metavar='N',
-                        help='parallel jobs for make and regrtest')
+    options.add_jobs(parser, 'parallel jobs for make and regrtest')
     parser.set_defaults(func=_all)
 
 

@@ -35,7 +35,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import config, deps, gitutil, venvs
+from . import config, deps, gitutil, options, venvs
 from .checkout import require_checkout
 from .errors import ExternalError, PreconditionError, ProblemFound, UsageError
 from .util import clean_env, cpu_count, run, run_step
@@ -934,12 +934,10 @@ SUMMARY = 'build the HTML docs of both trees, compare the warnings'
 
 def add_arguments(parser):
     """``docs``' options."""
-    parser.add_argument('--only', choices=('baseline', 'patched'),
-                        help='build only one tree')
+    options.add_only(parser, 'of the two trees')
     parser.add_argument('--ref', metavar='REF',
                         help='build the patched tree from REF, not the branch')
-    parser.add_argument('--jobs', '-j', type=int, metavar='N',
-                        help='sphinx-build --jobs (default: number of CPUs)')
+    options.add_jobs(parser, 'sphinx-build --jobs')
     parser.add_argument('--clean', action='store_true',
                         help='forget the previous build; build from scratch')
     parser.add_argument('--screenshot', action='append',

@@ -69,7 +69,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from . import deps, impact_data, impact_report, venvs
+from . import deps, impact_data, impact_report, options, venvs
 from .errors import ExternalError, PreconditionError, ProblemFound
 from .impact_data import BUILD_MODES
 from .junit import Outcome, compare, confirm, count, parse_junit
@@ -775,8 +775,7 @@ def _add_selection(parser, default=None):
 def add_arguments(parser):
     """``impact``'s options, and ``impact render``."""
     _add_selection(parser)
-    parser.add_argument('--output', '-o', metavar='DIR',
-                        help='default: <workdir>/impact/<timestamp>')
+    options.add_output(parser, '<workdir>/impact/<timestamp>')
     parser.add_argument('--no-fdpass', action='store_true',
                         help='skip the fd-passing table')
     parser.set_defaults(func=handle)

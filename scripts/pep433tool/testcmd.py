@@ -6,7 +6,7 @@ import logging
 import re
 import shutil
 
-from . import asan, config, regrtest, sanitizers, tsan
+from . import asan, config, options, regrtest, sanitizers, tsan
 from .checkout import require_checkout
 from .errors import PreconditionError, ProblemFound
 from .junit import (compare, confirm, count, format_report, module_of,
@@ -276,11 +276,8 @@ def add_arguments(parser):
                         choices=(config.TEST_MODES + config.REFLEAK_MODES
                                  + config.FT_MODES),
                         help='run only this mode (repeatable)')
-    parser.add_argument('--tests', metavar='NAMES',
-                        help='test modules instead of the subset')
-    parser.add_argument('--jobs', '-j', type=int, metavar='N',
-                        help='regrtest worker processes (default: number of '
-                             'CPUs)')
+    options.add_tests(parser, 'the subset')
+    options.add_jobs(parser, 'regrtest worker processes')
     parser.set_defaults(func=handle)
 
 

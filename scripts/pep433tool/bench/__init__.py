@@ -49,6 +49,7 @@ JSON files are read and merged here with the json module (pyperfio.py).
 
 import argparse
 
+from .. import options
 from ..errors import UsageError
 from . import combine as _combine, command as _command
 
@@ -72,8 +73,7 @@ def add_arguments(parser):
     """``bench``'s options, and ``bench combine``'s."""
     parser.add_argument('--quick', action='store_true',
                         help='a short plan: a few minutes')
-    parser.add_argument('--output', '-o', metavar='DIR',
-                        help='default: <workdir>/bench/<timestamp>')
+    options.add_output(parser, '<workdir>/bench/<timestamp>')
     parser.add_argument('--no-pyperformance', action='store_true',
                         help='skip pyperformance')
     parser.add_argument('--no-instructions', action='store_true',
@@ -95,9 +95,8 @@ def add_arguments(parser):
     combine.add_argument('dirs', nargs='+', metavar='DIR',
                          help='a bench output folder, or the .tar.xz of one')
     # given before or after "combine" alike
-    combine.add_argument('--output', '-o', metavar='DIR',
-                         default=argparse.SUPPRESS,
-                         help='default: <workdir>/bench/combined-<timestamp>')
+    options.add_output(combine, '<workdir>/bench/combined-<timestamp>',
+                       default=argparse.SUPPRESS)
     combine.set_defaults(func=handle_combine)
 
 
