@@ -513,9 +513,9 @@ def format_report(rows, stale, info):
     if other:
         out.append('- calls from tests and other code (not listed): '
                    + ', '.join(f'{call} ' + '/'.join(
-                       f'{modes[m]} {RESOLUTION_NAMES[m]}' for m in RESOLUTIONS
-                       if modes.get(m)) for call, modes in sorted(
-                           other.items())))
+                       f'{modes[m]} {RESOLUTION_NAMES[m]}'
+                       for m in RESOLUTIONS if modes.get(m))
+                       for call, modes in sorted(other.items())))
     problems = [row for row in rows if row.problems]
     if problems:
         out += ['', f'## Problems ({len(problems)})', '']

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from . import config, gitutil, patchset
 from .checkout import require_checkout
-from .docs import write_review_docs
+from .reviewdocs import write_review_docs
 from .errors import PreconditionError
 from .util import tool_command
 

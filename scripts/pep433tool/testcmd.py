@@ -83,8 +83,9 @@ def run_tests(paths, full=False, modes=None, tests=None, jobs=None,
             log.info('%s: %d new failures; running %s again to tell a '
                      'real failure from a flaky one', mode, len(comp.new),
                      ' '.join(again))
-            confirm(comp, regrtest.run_mode(paths, mode, again, jobs, tag='-rerun',
-                                   extra_args=extra_args))
+            confirm(comp, regrtest.run_mode(paths, mode, again, jobs,
+                                            tag='-rerun',
+                                            extra_args=extra_args))
         comparisons.append(comp)
     tier = ('refleaks' if refleaks else 'free-threading' if free_threading
             else 'full' if full else 'chosen tests' if tests else 'subset')

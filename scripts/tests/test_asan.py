@@ -249,7 +249,7 @@ def fake_runs(monkeypatch, runs):
         (paths.results / f'{mode}.log').write_text(output)
         seen[mode] = names
         return junit.mode_results(paths.results / 'none.xml', output,
-                                     returncode)
+                                  returncode)
 
     monkeypatch.setattr(regrtest, 'run_mode', run_mode)
     return seen

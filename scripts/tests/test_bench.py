@@ -69,8 +69,8 @@ def test_benchmarks_of_completes_run_metadata():
 
 def test_merge_keeps_every_run_and_moves_common_metadata_up():
     merged = merge([suite('os.open', [[1.0, 2.0]], loops=10),
-                          suite('os.pipe', [[3.0]], loops=20),
-                          suite('os.open', [[4.0]], loops=10)])
+                    suite('os.pipe', [[3.0]], loops=20),
+                    suite('os.open', [[4.0]], loops=10)])
     assert merged['version'] == '1.0'
     assert merged['metadata'] == {'unit': 'second', 'hostname': 'vm',
                                   'cpu_count': 2}
@@ -89,8 +89,8 @@ def test_merged_file_loads_in_pyperf(tmp_path):
     pyperf = pytest.importorskip('pyperf')
     path = tmp_path / 'merged.json'
     write_json(path, merge([suite('a', [[1.0, 1.1]]),
-                                        suite('b', [[2.0]]),
-                                        suite('a', [[1.2]])]))
+                            suite('b', [[2.0]]),
+                            suite('a', [[1.2]])]))
     loaded = pyperf.BenchmarkSuite.load(str(path))
     assert loaded.get_benchmark_names() == ['a', 'b']
     assert loaded.get_benchmark('a').get_values() == (1.0, 1.1, 1.2)
@@ -122,9 +122,9 @@ def test_ratio_stats_compares_round_by_round():
 
 def test_pyperformance_ratios_and_geometric_mean():
     ref = merge([suite('nbody', [[1.0, 1.0, 1.0]]),
-                       suite('float', [[2.0]])])
+                 suite('float', [[2.0]])])
     new = merge([suite('nbody', [[1.21]]), suite('float', [[2.0]]),
-                       suite('only_new', [[1.0]])])
+                 suite('only_new', [[1.0]])])
     rows, geomean = pyperformance_ratios(ref, new)
     assert list(rows) == ['nbody', 'float']
     assert rows['nbody']['ratio'] == pytest.approx(1.21)
@@ -195,7 +195,7 @@ def test_like_for_like_reference_judges_the_pair():
     # own close-on-exec dup2() (dup3) it holds
     assert micro['os.dup2', 'patched-e']['median'] > 1.05
     held, missed, faster = micro_targets(micro, ['os.dup2'], counts,
-                                               like)
+                                         like)
     assert 'micro-benchmarks, patched -e: median ratio within 1.00 +- 0.02' \
         in held
     assert missed == [] and faster == []
@@ -236,8 +236,8 @@ def test_syscall_counts_table_and_targets():
         ('os.dup2', 'False', 'second'): ['dup2(3, 8) = 8'],
     }))
     counts = syscall_counts({'baseline': (base, 'default'),
-                                   'patched-True': (patched, 'True'),
-                                   'patched-False': (patched, 'False')})
+                             'patched-True': (patched, 'True'),
+                             'patched-False': (patched, 'False')})
     assert counts['os.dup', 'baseline'] == ['fcntl']
     assert counts['os.dup', 'patched-True'] == ['fcntl', 'ioctl']
     assert counts['os.dup', 'patched-False'] == ['dup']
@@ -411,7 +411,7 @@ def test_pyperformance_passes_their_files_and_pairs(tmp_path, monkeypatch):
         [1.0, 1.02, 1.04, 1.0, 1.0, 1.0, 1.02, 1.0]))
     plan = Plan.make(False)
     b = Bench(Paths(workdir=tmp_path / 'work'), tmp_path / 'out',
-                    plan, tools, seed=1)
+              plan, tools, seed=1)
     files, compare, pass_files = b.run_pyperformance(['nbody'])
 
     calls = [json.loads(line) for line in log.read_text().splitlines()]
@@ -428,7 +428,7 @@ def test_pyperformance_passes_their_files_and_pairs(tmp_path, monkeypatch):
     assert sorted(pyperfio.values(merged['nbody'])) == [1.0, 1.02, 1.02, 1.04]
 
     perf = pyperformance_results(['nbody'], plan.pyperformance_passes,
-                                       files, compare, pass_files)
+                                 files, compare, pass_files)
     assert perf['pair_geomeans'] == pytest.approx([1.02, 1.04, 1.0, 1.02])
     # pooled: median of the patched values over median of the baseline's
     assert perf['geomean'] == pytest.approx(1.02)
@@ -452,7 +452,7 @@ def test_quick_micro_run_on_the_builds(tmp_path, all_run):
     os.environ.pop('PEP433_WORKDIR', None)
     out = tmp_path / 'out'
     plan = Plan(rounds=1, values=1, min_time=0.005,
-                      pyperformance_passes=(), pyperformance_fast=True)
+                pyperformance_passes=(), pyperformance_fast=True)
     from pep433tool.selftest import ensure_tools
     paths = Paths(workdir=workdir)
     b = Bench(paths, out, plan, ensure_tools(paths), seed=1)
@@ -471,7 +471,7 @@ def test_quick_micro_run_on_the_builds(tmp_path, all_run):
     calls = ('os.open',)
     first = b.run_instructions(calls, loops=(10, 30))
     other = Bench(paths, tmp_path / 'another-output-folder', plan,
-                        ensure_tools(paths), seed=2)
+                  ensure_tools(paths), seed=2)
     other.prepare()
     again = other.run_instructions(calls, loops=(10, 30))
     assert first == again
@@ -488,7 +488,7 @@ def test_quick_micro_run_on_the_builds(tmp_path, all_run):
 def test_interleaved_passes():
     assert interleaved(1) == ('baseline', 'patched')
     assert interleaved(2) == ('baseline', 'patched', 'patched',
-                                    'baseline')
+                              'baseline')
     assert interleaved(4) == Plan.make(False).pyperformance_passes
     assert Plan.make(False, passes=2).pyperformance_passes == \
         interleaved(2)
@@ -531,8 +531,8 @@ def saved_run(folder, hhmm, patched, perf_patched=1.0, rounds=3,
     round; -e 1.0; os.dup 0.93 by default (dup() for fcntl()); os.dup2
     under -e 1.05 where stock's inheritable=False one is 1.04."""
     plan = Plan(rounds=rounds, values=1, min_time=0.01,
-                      pyperformance_passes=('baseline', 'patched'),
-                      pyperformance_fast=True)
+                pyperformance_passes=('baseline', 'patched'),
+                pyperformance_fast=True)
     for r, ratio in enumerate(patched):
         cells = {('os.open', 'baseline'): 1.0, ('os.open', 'patched'): ratio,
                  ('os.open', 'patched-e'): 1.0,
@@ -545,11 +545,11 @@ def saved_run(folder, hhmm, patched, perf_patched=1.0, rounds=3,
                  ('os.fstat', 'patched'): 0.98}
         for (call, series), value in cells.items():
             write_json(round_file(folder, series, call, r),
-                             suite(call, [[value * 1e-6]]))
+                       suite(call, [[value * 1e-6]]))
     for i, (build, value) in enumerate((('baseline', 0.1),
                                         ('patched', 0.1 * perf_patched)), 1):
         write_json(pass_file(folder, i, build),
-                         suite('nbody', [[value]]))
+                   suite('nbody', [[value]]))
     micro, like, pep = bench.micro.micro_round_stats(
         read_rounds(folder))
     counts = {('os.dup', 'baseline'): ['fcntl'],
@@ -588,7 +588,7 @@ def test_combine_pools_the_rounds_and_the_passes(tmp_path):
                    ('13:39', '14:04', '14:56'), ratios, (1.02, 1.0, 1.04)))]
     out = tmp_path / 'combined'
     assert run_combine(Paths(workdir=tmp_path / 'work'), folders,
-                             output=out, tools=fake_tools(tmp_path)) == 0
+                       output=out, tools=fake_tools(tmp_path)) == 0
     report = (out / 'report.md').read_text()
     # per call: each run's ratio, then all 9 rounds pooled: median and IQR
     # of the union
@@ -697,7 +697,7 @@ def test_combine_reads_archived_runs_as_their_folders(tmp_path):
     with pytest.raises(PreconditionError,
                        match='not a readable .tar.xz'):
         run_combine(paths, [archives[0], tmp_path / 'junk.tar.xz'],
-                          tools=tools)
+                    tools=tools)
 
 
 #: The project's README and docs/, where the pooled table and its runs are.
@@ -722,7 +722,7 @@ def test_readme_pooled_table_is_what_combine_makes_of_the_saved_runs(
     assert len(runs) == 3
     out = tmp_path / 'combined'
     assert run_combine(Paths(workdir=tmp_path / 'work'), runs,
-                             output=out, tools=fake_tools(tmp_path)) == 0
+                       output=out, tools=fake_tools(tmp_path)) == 0
     report = (out / 'report.md').read_text()
     for block in readme_blocks('bench-combine'):
         assert block in report
@@ -908,7 +908,7 @@ with open(args[args.index('-o') + 1], 'w') as fp:
     monkeypatch.setattr(bench.suite, 'benchmark_scripts',
                         lambda tools: {'nbody': ('/bm/run.py', ('x',))})
     b = Bench(Paths(workdir=tmp_path / 'work'), tmp_path / 'out',
-                    Plan.make(True), tmp_path, seed=1)
+              Plan.make(True), tmp_path, seed=1)
     assert bench.suite.count_calls(b, 'nbody', '/venv/python') == (
         {'openat': 4.0}, {'openat': 2.0})
 
@@ -999,7 +999,7 @@ def test_suite_runs_the_default_suite_and_reports_what_did_not_run(
     # a list runs with -b, and reports only what it asked for
     log.unlink()
     assert run_bench(paths, output=tmp_path / 'list',
-                           suite=['alpha', 'deepcopy'], passes=1) == 0
+                     suite=['alpha', 'deepcopy'], passes=1) == 0
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     assert [c[c.index('-b') + 1] for c in calls] == ['alpha,deepcopy'] * 2
     report = (tmp_path / 'list' / 'report.md').read_text()
@@ -1008,9 +1008,9 @@ def test_suite_runs_the_default_suite_and_reports_what_did_not_run(
     # two suite runs of the same builds pool; what did not run is told
     # with the passes numbered across the runs
     assert run_bench(paths, output=tmp_path / 'again',
-                           suite='all') == 0
+                     suite='all') == 0
     assert run_combine(paths, [out, tmp_path / 'again'],
-                             output=tmp_path / 'both', tools=tools) == 0
+                       output=tmp_path / 'both', tools=tools) == 0
     report = (tmp_path / 'both' / 'report.md').read_text()
     assert '## pyperformance, the passes pooled' in report
     assert '- `gamma`, passes 1 (baseline), 2 (patched), 3 (patched), 4 ' \
@@ -1091,7 +1091,7 @@ def test_annotate_output_summed_by_function():
     assert '%' not in old.split('file:function')[1]
     assert parse_annotate(old) == rows
     found = sum_functions(rows,
-                                parse_annotate(ANNOTATE_INCLUSIVE))
+                          parse_annotate(ANNOTATE_INCLUSIVE))
     # exclusive: every line of the function and of its copies, added up;
     # inclusive: the largest (its own line holds the others)
     assert found['_PyEval_EvalFrameDefault'] == {
@@ -1246,7 +1246,7 @@ def test_measure_instructions_per_call_and_per_function(tmp_path,
     paths = fake_builds(tmp_path / 'work', variant='optimized')
     plan = Plan.make(True)
     b = Bench(paths, tmp_path / 'out', plan, tmp_path, seed=1,
-                    variant='optimized')
+              variant='optimized')
     (b.pylib / 'pyperf').mkdir(parents=True)
     b.env = clean_env()
     counts, functions = b.measure_instructions(('os.open',), (200, 600))
@@ -1346,7 +1346,7 @@ def test_bench_optimized_measures_and_names_the_optimized_builds(
     fake_measurements(monkeypatch, fake_tools(tmp_path))
     out = tmp_path / 'run'
     assert run_bench(paths, output=out, pyperformance=False,
-                           variant='optimized') == 0
+                     variant='optimized') == 0
     results = json.loads((out / 'results.json').read_text())
     assert results['variant'] == 'optimized'
     assert results['build_dirs'] == {'baseline': 'baseline-optimized',
@@ -1380,7 +1380,7 @@ def test_suite_on_the_optimized_builds(tmp_path, monkeypatch):
     monkeypatch.setattr(Bench, 'plot', lambda self, results: None)
     out = tmp_path / 'suite'
     assert run_bench(paths, output=out, suite=['alpha'], passes=1,
-                           variant='optimized') == 0
+                     variant='optimized') == 0
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     assert [c[c.index('--python') + 1].split('/')[-2] for c in calls] == \
         ['baseline-optimized', 'patched-optimized']

@@ -93,8 +93,8 @@ def test_os_codename(tmp_path):
 
 def test_private_apt_config(tmp_path):
     options = privateapt.private_apt_config(tmp_path / 'apt',
-                                       'http://mirror.example/debian',
-                                       ('trixie', 'forky'))
+                                            'http://mirror.example/debian',
+                                            ('trixie', 'forky'))
     sources = tmp_path / 'apt' / 'sources.list.d' / 'pep433-src.sources'
     assert sources.read_text() == (
         'Types: deb-src\nURIs: http://mirror.example/debian\n'

@@ -142,7 +142,7 @@ def test_module_command_reads_the_makefile_and_runs_nothing(tmp_path):
 def test_private_apt_config_has_a_deb_entry(tmp_path):
     aptdir = tmp_path / 'apt' / 'kqueue'
     options = privateapt.private_apt_config(aptdir, MIRROR, ['experimental'],
-                                       types='deb')
+                                            types='deb')
     parts = aptdir / 'sources.list.d'
     assert [p.name for p in parts.iterdir()] == ['pep433-deb.sources']
     (entry,) = privateapt.parse_deb822_sources(
