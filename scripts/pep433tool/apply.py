@@ -176,3 +176,17 @@ def run_apply(paths):
              new[:12], len(series.names), paths.base.tag)
     checkout.record_applied(repo, new, 'apply')
     return 0
+
+
+# --- the command line --------------------------------------------------------
+
+SUMMARY = 'build branch pep433 from patches/<version>/'
+
+
+def add_arguments(parser):
+    """``apply`` has no option."""
+    parser.set_defaults(func=handle)
+
+
+def handle(args, paths):
+    return run_apply(paths)

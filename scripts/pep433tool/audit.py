@@ -28,7 +28,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import auditstatic, config, gitutil, regrtest
+from . import auditstatic, config, gitutil, junit, options, regrtest
 from .auditstatic import INDIRECT, Site
 from .errors import PreconditionError, ProblemFound, UsageError
 from .util import cpu_count, format_cmd, run
@@ -41,8 +41,10 @@ KINDS = ('default', 'own', 'not-fd')
 REQUIRED = ('file', 'function', 'call', 'kind', 'reason')
 OPTIONAL = ('replaceable', 'compat_test')
 TRACER = Path(__file__).resolve().parent / 'probes' / 'audit'
-MODES = ('default', 'true', 'false', 'opener')
-MODE_NAMES = {'default': 'default', 'true': 'cloexec',
+#: How the tracer saw a call's cloexec resolved: from the default, an
+#: explicit True or False, or an opener (not the build modes of impact).
+RESOLUTIONS = ('default', 'true', 'false', 'opener')
+RESOLUTION_NAMES = {'default': 'default', 'true': 'cloexec',
               'false': 'no-cloexec', 'opener': 'opener'}
 
 
@@ -269,7 +271,7 @@ def run_workload(paths, names, jobs, dyndir):
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     seconds = round(time.monotonic() - start)
-    modules, _ = regrtest.parse_output(''.join(output))
+    modules, _ = junit.parse_output(''.join(output))
     failed = sorted(name for name, state in modules.items()
                     if not state.startswith(('passed', 'skipped',
                                              'ran no tests')))
@@ -438,8 +440,8 @@ def dynamic_cell(row, dynamic_ran):
         return '-'
     if not row.dynamic:
         return 'not reached'
-    return ' / '.join(f'{row.dynamic[mode]} {MODE_NAMES[mode]}'
-                      for mode in MODES if row.dynamic.get(mode))
+    return ' / '.join(f'{row.dynamic[mode]} {RESOLUTION_NAMES[mode]}'
+                      for mode in RESOLUTIONS if row.dynamic.get(mode))
 
 
 def kind_cell(row):
@@ -511,9 +513,9 @@ def format_report(rows, stale, info):
     if other:
         out.append('- calls from tests and other code (not listed): '
                    + ', '.join(f'{call} ' + '/'.join(
-                       f'{modes[m]} {MODE_NAMES[m]}' for m in MODES
-                       if modes.get(m)) for call, modes in sorted(
-                           other.items())))
+                       f'{modes[m]} {RESOLUTION_NAMES[m]}'
+                       for m in RESOLUTIONS if modes.get(m))
+                       for call, modes in sorted(other.items())))
     problems = [row for row in rows if row.problems]
     if problems:
         out += ['', f'## Problems ({len(problems)})', '']
@@ -638,3 +640,30 @@ def run_audit(paths, static_only=False, reuse=False, tests=None, jobs=None,
     log.info('audit: %d sites, all classified and consistent (report: %s)',
              len(rows), output / 'report.md')
     return 0
+
+
+# --- the command line --------------------------------------------------------
+
+SUMMARY = "inventory and check the stdlib's fd-creating call sites"
+DOCS = 'docs/audit.md'
+
+
+def add_arguments(parser):
+    """``audit``'s options."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument('--static-only', action='store_true',
+                       help='skip the dynamic part')
+    group.add_argument('--reuse', action='store_true',
+                       help="reuse the dynamic records of an earlier run")
+    options.add_tests(parser, 'the workload')
+    options.add_jobs(parser, 'regrtest worker processes')
+    options.add_output(parser, '<workdir>/results/audit')
+    parser.add_argument('--classification', metavar='FILE',
+                        help=f'default: <repo>/{CLASSIFICATION}')
+    parser.set_defaults(func=handle)
+
+
+def handle(args, paths):
+    return run_audit(paths, static_only=args.static_only, reuse=args.reuse,
+                     tests=args.tests, jobs=args.jobs, output=args.output,
+                     classification=args.classification)

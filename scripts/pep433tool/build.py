@@ -5,11 +5,9 @@ import logging
 import os
 import re
 import shlex
-import subprocess
-import time
 from pathlib import Path
 
-from . import config, deps, gitutil
+from . import config, deps, gitutil, options, util
 from .checkout import require_checkout
 from .errors import ExternalError, PreconditionError
 from .util import cpu_count, format_cmd
@@ -46,14 +44,6 @@ def check_out_of_tree(src):
             f'{src} contains an in-tree build ({", ".join(found)}); '
             'out-of-tree builds from it would fail',
             hint=f'make -C {src} distclean')
-
-
-def _tail(path, lines=30):
-    try:
-        text = Path(path).read_text(errors='replace')
-    except FileNotFoundError:
-        return ''
-    return '\n'.join(text.splitlines()[-lines:])
 
 
 def _count_objects(builddir):
@@ -161,44 +151,14 @@ class PgoProgress:
 
 
 def run_logged(cmd, cwd, logfile, env, label, progress=None):
-    """Run *cmd* with its output in *logfile*, reporting progress.
+    """util.run_step() of *cmd* in build directory *cwd*; its progress by
+    default: the objects built so far and the last line of the log."""
+    def objects(logfile):
+        return '%d objects built; %s' % (_count_objects(cwd),
+                                         _last_line(logfile))
 
-    Every PROGRESS_INTERVAL seconds a line is logged: the objects built so
-    far and the last target, or what *progress* (a function of the log
-    file's path) returns.  Raise ExternalError with the log tail on failure.
-    """
-    log.info('%s: $ %s (log: %s)', label, format_cmd(cmd), logfile)
-    start = time.monotonic()
-    with open(logfile, 'wb') as out:
-        out.write(f'$ {format_cmd(cmd)}\n'.encode())
-        out.flush()
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out,
-                                stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
-        while True:
-            try:
-                rc = proc.wait(timeout=PROGRESS_INTERVAL)
-                break
-            except subprocess.TimeoutExpired:
-                elapsed = time.monotonic() - start
-                if progress is None:
-                    what = '%d objects built; %s' % (_count_objects(cwd),
-                                                     _last_line(logfile))
-                else:
-                    what = progress(logfile)
-                log.info('%s: %3dm%02ds, %s', label, elapsed // 60,
-                         elapsed % 60, what)
-            except KeyboardInterrupt:
-                proc.terminate()
-                proc.wait()
-                raise
-    elapsed = time.monotonic() - start
-    if rc != 0:
-        raise ExternalError(
-            f'{label}: {format_cmd(cmd)} failed with exit code {rc} after '
-            f'{elapsed:.0f}s; last lines of {logfile}:\n'
-            + _tail(logfile) + f'\n(full log: {logfile})')
-    log.info('%s: done in %.0fs', label, elapsed)
+    util.run_step(cmd, logfile, label, progress or objects, cwd=cwd,
+                  env=env, every=PROGRESS_INTERVAL, logger=log)
 
 
 def build_tree(label, src, builddir, flags, jobs=None, extra_env=None):
@@ -317,3 +277,30 @@ def run_build(paths, only=None, jobs=None, configure_args=None,
                    extra_env=env)
     return 0
 
+
+# --- the command line --------------------------------------------------------
+
+SUMMARY = 'build baseline and patched interpreters'
+
+
+def add_arguments(parser):
+    """``build``'s options."""
+    options.add_only(parser, 'of the two builds')
+    options.add_jobs(parser)
+    parser.add_argument('--configure-args', metavar='ARGS',
+                        help='extra configure arguments, one shell string')
+    group = parser.add_mutually_exclusive_group()
+    for flag, variant in (('--debug', 'debug'), ('--free-threading', 'ft'),
+                          ('--tsan', 'tsan'), ('--asan', 'asan'),
+                          ('--optimized', 'optimized')):
+        group.add_argument(flag, dest='variant', action='store_const',
+                           const=variant,
+                           help=f'build baseline-{variant} and '
+                                f'patched-{variant} instead')
+    parser.set_defaults(func=handle)
+
+
+def handle(args, paths):
+    return run_build(paths, only=args.only, jobs=args.jobs,
+                     configure_args=args.configure_args,
+                     variant=args.variant)

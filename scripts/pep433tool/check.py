@@ -4,7 +4,7 @@ import logging
 import shutil
 
 from . import apply, build, checkout, cichecks, config, deps, export, gitutil
-from . import patchset
+from . import options, patchset
 from . import kqueue as kqueuemod, series as seriesmod
 from . import windows as windowsmod
 from .errors import ProblemFound, ToolError
@@ -248,3 +248,24 @@ def run_check(paths, build=True, jobs=None, kqueue=True, windows=True,
     log.info('check: all good')
     return 0
 
+
+# --- the command line --------------------------------------------------------
+
+SUMMARY = 'check the series (applies, builds, ...)'
+
+
+def add_arguments(parser):
+    """``check``'s options."""
+    for flag, what in (('--no-build', '(b), the per-commit builds'),
+                       ('--no-kqueue', '(f), the kqueue compile'),
+                       ('--no-windows', '(g), the Windows compile'),
+                       ('--no-ci', "(h), CPython's CI checks")):
+        parser.add_argument(flag, action='store_true', help='skip ' + what)
+    options.add_jobs(parser, 'parallel make jobs')
+    parser.set_defaults(func=handle)
+
+
+def handle(args, paths):
+    return run_check(paths, build=not args.no_build, jobs=args.jobs,
+                     kqueue=not args.no_kqueue,
+                     windows=not args.no_windows, ci=not args.no_ci)

@@ -217,3 +217,19 @@ def run_export(paths, check=False):
     gitutil.git(repo, 'update-ref', '-m', 'pep433 export',
                 config.APPLIED_REF, result.tip, quiet=True)
     return 0
+
+
+# --- the command line --------------------------------------------------------
+
+SUMMARY = 'write patches/<version>/ back from branch pep433'
+
+
+def add_arguments(parser):
+    """``export``'s options."""
+    parser.add_argument('--check', action='store_true',
+                        help='write nothing; exit 1 if anything would change')
+    parser.set_defaults(func=handle)
+
+
+def handle(args, paths):
+    return run_export(paths, check=args.check)

@@ -9,8 +9,6 @@ source, the tarball must have the sha256 the bases table pins.
 """
 
 import logging
-import os
-import re
 import shutil
 import tarfile
 import tempfile
@@ -19,7 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from . import config, gitutil
+from . import config, gitutil, privateapt
 from .errors import PreconditionError
 from .util import run, sha256_of
 
@@ -116,140 +114,7 @@ def download_url(paths, url=None, timeout=URL_TIMEOUT):
     return target
 
 
-# --- apt sources ------------------------------------------------------------
-
-def parse_one_line_sources(text):
-    """Entries of a one-line-style sources.list.
-
-    Each entry is a dict with keys types, uris, suites, components.
-    """
-    entries = []
-    for raw in text.splitlines():
-        line = raw.split('#', 1)[0].strip()
-        if not line:
-            continue
-        words = line.split()
-        kind = words.pop(0)
-        if kind not in ('deb', 'deb-src'):
-            continue
-        if words and words[0].startswith('['):
-            # options: [ arch=amd64 signed-by=... ]
-            while words and not words[0].endswith(']'):
-                words.pop(0)
-            if words:
-                words.pop(0)
-        if len(words) < 2:
-            continue
-        entries.append({'types': [kind], 'uris': [words[0]],
-                        'suites': [words[1]], 'components': words[2:]})
-    return entries
-
-
-def parse_deb822_sources(text):
-    """Entries of a deb822 ``.sources`` file (disabled stanzas skipped)."""
-    entries = []
-    stanzas = re.split(r'\n\s*\n', text)
-    for stanza in stanzas:
-        fields = {}
-        key = None
-        for raw in stanza.splitlines():
-            if raw.startswith('#') or not raw.strip():
-                continue
-            if raw[0] in ' \t' and key:
-                fields[key] += ' ' + raw.strip()
-                continue
-            key, sep, value = raw.partition(':')
-            if not sep:
-                key = None
-                continue
-            key = key.strip().lower()
-            fields[key] = value.strip()
-        if not fields or fields.get('enabled', 'yes').lower() == 'no':
-            continue
-        if 'types' not in fields or 'uris' not in fields:
-            continue
-        entries.append({
-            'types': fields['types'].split(),
-            'uris': fields['uris'].split(),
-            'suites': fields.get('suites', '').split(),
-            'components': fields.get('components', '').split(),
-        })
-    return entries
-
-
-def system_sources(etc_apt='/etc/apt'):
-    """All entries of the machine's apt sources."""
-    etc_apt = Path(etc_apt)
-    entries = []
-    main = etc_apt / 'sources.list'
-    if main.is_file():
-        entries += parse_one_line_sources(main.read_text(errors='replace'))
-    parts = etc_apt / 'sources.list.d'
-    if parts.is_dir():
-        for path in sorted(parts.iterdir()):
-            if path.suffix == '.list':
-                entries += parse_one_line_sources(
-                    path.read_text(errors='replace'))
-            elif path.suffix == '.sources':
-                entries += parse_deb822_sources(
-                    path.read_text(errors='replace'))
-    return entries
-
-
-def os_codename(os_release='/etc/os-release'):
-    """VERSION_CODENAME from os-release (None if absent)."""
-    try:
-        text = Path(os_release).read_text()
-    except FileNotFoundError:
-        return None
-    match = re.search(r'^VERSION_CODENAME="?([^"\n]*)"?$', text, re.M)
-    return match.group(1) if match and match.group(1) else None
-
-
-def archive_uri(entries, codename):
-    """URI of the machine's Debian archive: a ``deb`` entry for *codename*.
-
-    Entries for ``<codename>-security``/``-updates`` do not count.
-    """
-    for entry in entries:
-        if 'deb' in entry['types'] and codename in entry['suites']:
-            return entry['uris'][0].rstrip('/')
-    return None
-
-
-def private_apt_config(aptdir, uri, suites, types='deb-src'):
-    """Write a private apt configuration under *aptdir* for *suites*:
-    source packages by default, *types* ``'deb'`` for binary ones.
-
-    Return the list of ``-o`` options that make apt-get use it instead of
-    the system's sources, lists and cache.
-    """
-    aptdir = Path(aptdir)
-    for sub in ('lists/partial', 'cache/archives/partial', 'sources.list.d'):
-        (aptdir / sub).mkdir(parents=True, exist_ok=True)
-    parts = aptdir / 'sources.list.d'
-    for old in parts.glob('pep433-*.sources'):
-        old.unlink()
-    name = 'src' if types == 'deb-src' else types
-    sources = parts / f'pep433-{name}.sources'
-    sources.write_text(
-        f'Types: {types}\n'
-        f'URIs: {uri}\n'
-        f'Suites: {" ".join(suites)}\n'
-        'Components: main\n'
-        f'Signed-By: {config.DEBIAN_KEYRING}\n')
-    empty = aptdir / 'empty.list'
-    empty.write_text('')
-    return [
-        '-o', f'Dir::Etc::SourceList={empty}',
-        '-o', f'Dir::Etc::SourceParts={aptdir / "sources.list.d"}',
-        '-o', f'Dir::State::Lists={aptdir / "lists"}',
-        '-o', f'Dir::Cache={aptdir / "cache"}',
-        '-o', 'Dir::Cache::pkgcache=',
-        '-o', 'Dir::Cache::srcpkgcache=',
-        '-o', 'APT::Get::List-Cleanup=0',
-    ]
-
+# --- Debian's source package -----------------------------------------------
 
 def upstream_version(debian_version):
     """``1:3.13.5-2+deb13u5`` -> ``3.13.5``: no epoch, no Debian revision."""
@@ -281,8 +146,7 @@ def download_debian_tarball(paths, etc_apt='/etc/apt',
     base = paths.base
     fix = (f'download Python-{base.version}.tar.xz ({base.url}) yourself '
            'and run scripts/pep433 fetch --tarball PATH')
-    codename = os_codename(os_release)
-    uri = archive_uri(system_sources(etc_apt), codename) if codename else None
+    codename, uri = privateapt.machine_archive(etc_apt, os_release)
     if not uri:
         raise PreconditionError(
             'cannot find the Debian archive this machine uses (no "deb" '
@@ -291,7 +155,8 @@ def download_debian_tarball(paths, etc_apt='/etc/apt',
     if shutil.which('apt-get') is None:
         raise PreconditionError('apt-get is not available on this machine',
                                 hint=fix)
-    options = private_apt_config(paths.apt, uri, base.debian_suites)
+    options = privateapt.private_apt_config(paths.apt, uri,
+                                            base.debian_suites)
     log.info('looking up Debian source package %s %s (suites %s, from %s)',
              base.debian_package, base.version,
              ', '.join(base.debian_suites), uri)
@@ -309,11 +174,10 @@ def download_debian_tarball(paths, etc_apt='/etc/apt',
     for version in candidates:
         spec = f'{base.debian_package}={version}'
         log.info('downloading the Debian source package %s', spec)
-        with tempfile.TemporaryDirectory(prefix='pep433-apt-') as tmp:
-            os.chmod(tmp, 0o755)   # apt's _apt sandbox user must write here
+        with privateapt.download_dir() as tmp:
             proc = run(['apt-get', *options, '-q', 'source',
                         '--download-only', spec], cwd=tmp, check=False)
-            downloaded = Path(tmp) / name
+            downloaded = tmp / name
             if proc.returncode != 0 or not downloaded.exists():
                 log.warning('apt-get source %s failed or gave no %s', spec,
                             name)
@@ -500,3 +364,22 @@ def run_fetch(paths, tarball=None, checkout=None):
     unpack_and_commit(path, repo, base)
     ensure_baseline_src(paths, repo)
     return 0
+
+
+# --- the command line --------------------------------------------------------
+
+SUMMARY = 'get the pristine source of the base as a git repo'
+
+
+def add_arguments(parser):
+    """``fetch``'s options."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument('--tarball', metavar='PATH',
+                       help='the release tarball (checked by sha256)')
+    group.add_argument('--checkout', metavar='PATH',
+                       help='your own CPython clone, with the tag v<version>')
+    parser.set_defaults(func=handle)
+
+
+def handle(args, paths):
+    return run_fetch(paths, tarball=args.tarball, checkout=args.checkout)

@@ -7,7 +7,7 @@ versions, sha256-checked files, what is deselected and why) in three modes:
 ``baseline`` (stock CPython of the base), ``patched`` (the PEP 433
 default: inheritable) and ``patched-e`` (patched with ``-e``), and compares
 each patched mode with the baseline per test case, the way ``test`` does
-(``regrtest.compare``/``confirm``/``format_report``).  Then PEP 433's
+(``junit.compare``/``confirm``/``format_report``).  Then PEP 433's
 "programs taking file descriptors from the parent" (openssl, valgrind), in
 the three modes (``probes/impact/fdpass.py``).
 
@@ -53,12 +53,12 @@ difference nobody explained yet comes with what was seen.  Exit 1 when a
 confirmed difference has no explanation, 0 otherwise.
 """
 
+import argparse
 import io
 import json
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import tarfile
 import tempfile
@@ -69,14 +69,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from . import deps, impact_data, impact_report
+from . import deps, impact_data, impact_report, options, venvs
 from .errors import ExternalError, PreconditionError, ProblemFound
-from .regrtest import Outcome, compare, confirm, count, parse_junit
-from .util import clean_env, format_cmd, run, sha256_of, write_if_changed
+from .impact_data import BUILD_MODES
+from .junit import Outcome, compare, confirm, count, parse_junit
+from .util import (clean_env, format_cmd, run, run_logged, sha256_of,
+                   write_if_changed)
 
 log = logging.getLogger(__name__)
 
-MODES = impact_data.MODES
 PROBES = Path(__file__).resolve().parent / 'probes' / 'impact'
 CENSUS_MODULES = ('_pep433_impact.py', '_pep433_impact_plugin.py')
 PTH = '_pep433_impact.pth'
@@ -128,18 +129,10 @@ def ensure_venv(paths, build, package):
     """The venv of *package* for *build*, with exactly its pins; return
     (python, site-packages)."""
     venv = impact_dir(paths) / 'venvs' / build / package.name
-    python = venv / 'bin' / 'python'
     wanted = package.requirements()
-    stamp = venv / STAMP
     env = pip_env(paths)
-    if not (python.exists() and stamp.exists()
-            and stamp.read_text() == wanted):
-        if venv.exists():
-            log.info('%s/%s: the pins changed: making the venv again',
-                     build, package.name)
-            shutil.rmtree(venv)
-        venv.parent.mkdir(parents=True, exist_ok=True)
-        run([build_python(paths, build), '-m', 'venv', venv], env=env)
+
+    def install(python):
         requirements = venv / 'requirements.txt'
         requirements.write_text(wanted)
         log.info('%s/%s: installing %d pinned wheels', build, package.name,
@@ -155,7 +148,10 @@ def ensure_venv(paths, build, package):
                 f'dependency:\n{check.stdout.strip()}',
                 hint='add the missing distributions to [pins] and to the '
                      'package\'s deps in impact/packages.toml')
-        stamp.write_text(wanted)
+
+    python = venvs.ensure_venv(venv, wanted, install, stamp=STAMP,
+                               maker=build_python(paths, build), env=env,
+                               fresh=True)
     site = Path(run([python, '-c', 'import sysconfig; '
                      'print(sysconfig.get_path("purelib"))'], env=env,
                     quiet=True).stdout.strip())
@@ -250,7 +246,7 @@ def expand(words, python, src, site):
 
 def normalise_junit(data):
     """pytest's junit XML (bytes) with each test case named by its node
-    id, for regrtest.parse_junit; also return {id: rerun argument} and
+    id, for junit.parse_junit; also return {id: rerun argument} and
     {id: fds at the failure} from the plugin's properties."""
     root = ET.fromstring(data)
     rerun_ids, fds = {}, {}
@@ -342,8 +338,11 @@ def run_suite(paths, package, mode, python, site, tests_file, outdir,
         env['PYTHONCLOEXEC'] = '1'
     cwd = tmp / 'empty' if package.cwd == 'empty' else src
     log.info('%s: $ %s (log: %s)', name, format_cmd(cmd), logfile)
-    returncode, seconds, timed_out = _run_logged(
-        cmd, env, cwd, logfile, name, package.timeout)
+    returncode, seconds, timed_out = run_logged(
+        cmd, logfile, cwd=cwd, env=env, every=PROGRESS_EVERY,
+        timeout=package.timeout, own_session=True,
+        progress=lambda seconds: log.info('%s: %.0f s, %s', name, seconds,
+                                          _progress(logfile)))
     results, rerun_ids, fds = parse_results(xml)
     # a rerun unpacks the sources elsewhere
     rerun_ids = {key: portable(arg, src) for key, arg in rerun_ids.items()}
@@ -415,50 +414,6 @@ def portable(arg, src):
     return '{src}/' + arg[len(prefix):] if arg.startswith(prefix) else arg
 
 
-def _run_logged(cmd, env, cwd, logfile, name, timeout):
-    """Run *cmd* in its own session, output to *logfile*, with progress;
-    kill what is left of its process group at the end.  Return
-    (exit status, seconds, timed out)."""
-    start = time.monotonic()
-    timed_out = False
-    with open(logfile, 'w') as out:
-        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out,
-                                stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-        last = start
-        try:
-            while True:
-                try:
-                    proc.wait(timeout=2)
-                    break
-                except subprocess.TimeoutExpired:
-                    pass
-                now = time.monotonic()
-                if now - start > timeout:
-                    timed_out = True
-                    _kill_group(proc.pid)
-                    proc.wait()
-                    break
-                if now - last >= PROGRESS_EVERY:
-                    last = now
-                    log.info('%s: %.0f s, %s', name, now - start,
-                             _progress(logfile))
-        except BaseException:
-            _kill_group(proc.pid)
-            proc.wait()
-            raise
-        _kill_group(proc.pid)
-    return proc.returncode, time.monotonic() - start, timed_out
-
-
-def _kill_group(pgid):
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def _progress(logfile):
     """pytest's last "[ NN%]" in *logfile*, or its last line."""
     try:
@@ -495,13 +450,13 @@ class Difference:
 class PackageResult:
     package: object
     runs: dict                      # {mode: SuiteRun}
-    comparisons: list               # regrtest.Comparison, breaks
-    fixes: list                     # regrtest.Comparison, fixes
+    comparisons: list               # junit.Comparison, breaks
+    fixes: list                     # junit.Comparison, fixes
     differences: list
     reruns: dict = field(default_factory=dict)      # {mode: SuiteRun}
 
 
-def run_package(paths, package, outdir, modes=MODES):
+def run_package(paths, package, outdir, modes=BUILD_MODES):
     """Every mode of *package*, compared and confirmed."""
     pkgdir = outdir / package.name
     venvs = {}
@@ -574,7 +529,7 @@ def _rerun_from_others(runs, key):
 
 
 def _confirm(comparison, rerun, first):
-    """regrtest.confirm, keeping what could not be run again (a whole-run
+    """junit.confirm, keeping what could not be run again (a whole-run
     error) as confirmed."""
     if rerun is None:
         return comparison
@@ -651,9 +606,9 @@ def _kind(target):
 
 
 def summary_text(result):
-    """The regrtest-style summary of a package (regrtest.format_report),
+    """The regrtest-style summary of a package (junit.format_report),
     breaks then fixes."""
-    from .regrtest import format_report
+    from .junit import format_report
     base = result.runs['baseline'].results
     text = format_report(base, result.comparisons)
     fixes = [c for c in result.fixes if c.new or c.flaky]
@@ -670,7 +625,7 @@ def summary_text(result):
 
 # --- the fd-passing table ----------------------------------------------------
 
-def run_fdpass(paths, outdir, modes=MODES):
+def run_fdpass(paths, outdir, modes=BUILD_MODES):
     """probes/impact/fdpass.py with each interpreter; return {mode: data}."""
     deps.ensure_build_deps(FDPASS_PROGRAMS)
     results = {}
@@ -687,7 +642,7 @@ def run_fdpass(paths, outdir, modes=MODES):
 
 # --- the subcommand ----------------------------------------------------------
 
-def load_package(package, outdir, modes=MODES):
+def load_package(package, outdir, modes=BUILD_MODES):
     """A PackageResult from the files a run saved in *outdir*, compared
     again with the data file's explanations of today (no test runs)."""
     pkgdir = outdir / package.name
@@ -732,17 +687,10 @@ def command_line(paths, quick, packages, output, fdpass):
 
 
 def run_impact(paths, quick=False, packages=None, output=None,
-               fdpass=True, render=None):
-    """Implement the ``impact`` subcommand; return the exit code.
-
-    With *render* (an output folder of an earlier run), run nothing: write
-    its report.md again from the files saved there and today's data file
-    (after adding explanations).
-    """
+               fdpass=True):
+    """Implement the ``impact`` subcommand; return the exit code."""
     selected = impact_data.select(impact_data.load(data_file(paths)),
                                   packages, quick)
-    if render:
-        return render_again(paths, selected, Path(render).resolve())
     for build in ('baseline', 'patched'):
         build_python(paths, build)
     outdir = Path(output).resolve() if output else default_output(paths)
@@ -765,8 +713,13 @@ def run_impact(paths, quick=False, packages=None, output=None,
     return _finish(results, outdir)
 
 
-def render_again(paths, selected, outdir):
-    """``impact --render DIR``: report.md again from DIR's files."""
+def run_render(paths, outdir, quick=False, packages=None):
+    """Implement ``impact render DIR``: run nothing, write DIR/report.md
+    again from the files an earlier run saved there and today's data file
+    (after adding explanations); return the exit code."""
+    selected = impact_data.select(impact_data.load(data_file(paths)),
+                                  packages, quick)
+    outdir = Path(outdir).resolve()
     if not outdir.is_dir():
         raise PreconditionError(f'{outdir} is not an impact output folder',
                                 hint='scripts/pep433 impact --output DIR')
@@ -783,7 +736,7 @@ def render_again(paths, selected, outdir):
     report = impact_report.render(
         results, table, base=paths.base.version, seconds=seconds,
         command=f'scripts/pep433 --base {paths.base.version} impact '
-                f'--render {outdir}')
+                f'render {outdir}')
     (outdir / 'report.md').write_text(report)
     print(impact_report.console_summary(results, table), end='')
     log.info('report: %s', outdir / 'report.md')
@@ -802,3 +755,52 @@ def _finish(results, outdir):
             + (' ...' if len(missing) > 5 else '')
             + f' (see {outdir / "report.md"})')
     return 0
+
+
+# --- the command line --------------------------------------------------------
+
+SUMMARY = 'what the PEP 433 default breaks and fixes in real packages'
+DOCS = 'docs/impact.md'
+
+
+def _add_selection(parser, default=None):
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument('--quick', action='store_true',
+                       default=default if default is not None else False,
+                       help='only the quick packages of the data file')
+    group.add_argument('--packages', metavar='LIST', default=default,
+                       help='comma-separated package names of the data file')
+
+
+def add_arguments(parser):
+    """``impact``'s options, and ``impact render``."""
+    _add_selection(parser)
+    options.add_output(parser, '<workdir>/impact/<timestamp>')
+    parser.add_argument('--no-fdpass', action='store_true',
+                        help='skip the fd-passing table')
+    parser.set_defaults(func=handle)
+    actions = parser.add_subparsers(dest='impact_action', metavar='render')
+    render = actions.add_parser(
+        'render', help='run nothing: write DIR/report.md again',
+        description='Run nothing: write DIR/report.md again from the '
+                    'results saved in DIR and the data file as it is now.')
+    render.add_argument('dir', metavar='DIR', help='an impact output folder')
+    # given before or after "render" alike
+    _add_selection(render, default=argparse.SUPPRESS)
+    render.set_defaults(func=handle_render)
+
+
+def _packages(args):
+    if not args.packages:
+        return None
+    return [p for p in args.packages.replace(',', ' ').split() if p]
+
+
+def handle(args, paths):
+    return run_impact(paths, quick=args.quick, packages=_packages(args),
+                      output=args.output, fdpass=not args.no_fdpass)
+
+
+def handle_render(args, paths):
+    return run_render(paths, args.dir, quick=args.quick,
+                      packages=_packages(args))

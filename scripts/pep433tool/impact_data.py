@@ -18,7 +18,8 @@ SHA256_RE = re.compile(r'^[0-9a-f]{64}$')
 #: An exact version (PEP 440 public version, no wildcard or range).
 VERSION_RE = re.compile(r'^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?$')
 NAME_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$')
-MODES = ('baseline', 'patched', 'patched-e')
+#: The interpreters a suite runs on (not audit's cloexec resolutions).
+BUILD_MODES = ('baseline', 'patched', 'patched-e')
 #: tests.local: a directory of this repository, under impact/.
 LOCAL_RE = re.compile(r'^impact(/[A-Za-z0-9_.-]+)+$')
 PLACEHOLDERS = ('python', 'src', 'site')
@@ -272,10 +273,10 @@ def parse_package(index, entry, pins):
         _check_keys(here, item, ('tests', 'modes', 'fd', 'created',
                                  'inherited_by', 'why', 'evidence'))
         modes = _str_list(here, item, 'modes')
-        bad = sorted(set(modes) - set(MODES))
+        bad = sorted(set(modes) - set(BUILD_MODES))
         if bad:
             _fail(here, f'unknown mode(s) {", ".join(bad)} (known: '
-                  f'{", ".join(MODES)})')
+                  f'{", ".join(BUILD_MODES)})')
         explain.append(Explanation(
             _str_list(here, item, 'tests'), modes,
             _str(here, item, 'fd'), _str(here, item, 'created'),

@@ -2,9 +2,9 @@
 
 from datetime import datetime, timezone
 
-from .regrtest import count
+from .impact_data import BUILD_MODES
+from .junit import count
 
-MODES = ('baseline', 'patched', 'patched-e')
 MODE_TEXT = {
     'baseline': 'stock CPython: new fds are non-inheritable (PEP 446)',
     'patched': 'PEP 433 default: new fds are inheritable '
@@ -68,7 +68,7 @@ def results_table(results):
              '|---|---|---:|---:|---:|---:|---:|---:|---:|']
     for result in results:
         package = result.package
-        for mode in MODES:
+        for mode in BUILD_MODES:
             suite = result.runs.get(mode)
             if suite is None:
                 continue
@@ -164,7 +164,7 @@ def census_table(results):
              '|---|---|---:|---:|---:|---:|---:|---|']
     escaped = []
     for result in results:
-        for mode in MODES:
+        for mode in BUILD_MODES:
             suite = result.runs.get(mode)
             if suite is None:
                 continue
@@ -182,7 +182,7 @@ def census_table(results):
 
 
 def fdpass_table(table):
-    modes = [m for m in MODES if m in table]
+    modes = [m for m in BUILD_MODES if m in table]
     lines = ['| program | started with | ' + ' | '.join(modes) + ' |',
              '|---|---|' + '---|' * len(modes)]
     notes = {}
@@ -294,7 +294,7 @@ def console_summary(results, table=None):
     out = []
     for result in results:
         out.append(f'{result.package.title}:')
-        for mode in MODES:
+        for mode in BUILD_MODES:
             if mode not in result.runs:
                 continue
             passed, failed, skipped = mode_counts(result, mode)
@@ -311,7 +311,7 @@ def console_summary(results, table=None):
             out.append(f'    {diff.mode} {diff.kind}: {diff.test} '
                        f'[{state}]')
     if table:
-        modes = [m for m in MODES if m in table]
+        modes = [m for m in BUILD_MODES if m in table]
         out.append('programs taking an os.pipe() fd from the parent:')
         out.append(f'  {"program":<9} {"started with":<16} '
                    + ' '.join(f'{m:<9}' for m in modes))

@@ -31,10 +31,10 @@ import textwrap
 import time
 from pathlib import Path
 
-from . import build, config, diagnostics, fetch, gitutil
+from . import build, config, diagnostics, gitutil, privateapt
 from .diagnostics import new_diagnostics, parse_diagnostics, plural
 from .errors import ExternalError, PreconditionError
-from .util import format_cmd, run, write_if_changed
+from .util import format_cmd, run, sha256_of, write_if_changed
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +99,7 @@ def ensure_libkqueue(paths, etc_apt='/etc/apt',
         return include
     fix = libkqueue_fix(target)
     package, suite = config.KQUEUE_PACKAGE, config.KQUEUE_SUITE
-    codename = fetch.os_codename(os_release)
-    uri = (fetch.archive_uri(fetch.system_sources(etc_apt), codename)
-           if codename else None)
+    codename, uri = privateapt.machine_archive(etc_apt, os_release)
     if not uri:
         raise PreconditionError(
             f'cannot download {package}: no Debian archive for this machine '
@@ -112,8 +110,8 @@ def ensure_libkqueue(paths, etc_apt='/etc/apt',
             raise PreconditionError(
                 f'cannot download {package}: {tool} is not available on '
                 'this machine', hint=fix)
-    options = fetch.private_apt_config(Path(paths.apt) / LIBKQUEUE_DIR, uri,
-                                       [suite], types='deb')
+    options = privateapt.private_apt_config(
+        Path(paths.apt) / LIBKQUEUE_DIR, uri, [suite], types='deb')
     log.info('check (f): downloading %s from the Debian suite %s of %s',
              package, suite, uri)
     proc = run(['apt-get', *options, '-q', 'update'], check=False)
@@ -124,11 +122,10 @@ def ensure_libkqueue(paths, etc_apt='/etc/apt',
             + '\n  '.join((proc.stdout + proc.stderr).splitlines()[-10:]),
             hint=fix)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix='pep433-apt-') as tmp:
-        os.chmod(tmp, 0o755)   # as fetch: apt's _apt sandbox user
+    with privateapt.download_dir() as tmp:
         proc = run(['apt-get', *options, '-q', 'download', package],
                    cwd=tmp, check=False)
-        debs = sorted(Path(tmp).glob(f'{package}_*.deb'))
+        debs = sorted(tmp.glob(f'{package}_*.deb'))
         if proc.returncode != 0 or not debs:
             raise PreconditionError(
                 f'{package} cannot be had from the Debian suite {suite} of '
@@ -148,7 +145,7 @@ def ensure_libkqueue(paths, etc_apt='/etc/apt',
                     f'{deb.name} has no {INCLUDE}/sys/event.h', hint=fix)
             (unpacked / STAMP).write_text(json.dumps(
                 {'package': package, 'version': version, 'deb': deb.name,
-                 'sha256': fetch.sha256_of(deb)}, indent=2) + '\n')
+                 'sha256': sha256_of(deb)}, indent=2) + '\n')
             if target.exists() and not (include / 'sys' / 'event.h').exists():
                 shutil.rmtree(target)    # a broken one, ours: replace it
             try:

@@ -69,3 +69,21 @@ if __name__ == '__main__':
                       os.environ['PEP433_NEWS_TEXT'])
     else:
         sys.exit(f'usage: {sys.argv[0]} --fill PATH')
+
+
+# --- the command line --------------------------------------------------------
+
+SUMMARY = 'add a NEWS entry (blurb) to the checkout'
+
+
+def add_arguments(parser):
+    """``news``' options."""
+    parser.add_argument('-s', '--section', default='Library',
+                        help='blurb section (default: Library)')
+    parser.add_argument('text', nargs='+',
+                        help='the entry: one reST paragraph')
+    parser.set_defaults(func=handle)
+
+
+def handle(args, paths):
+    return run_news(paths, section=args.section, text=' '.join(args.text))

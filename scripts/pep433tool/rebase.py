@@ -22,6 +22,7 @@ then writes ``patches/NEW/`` and prints ``git range-diff`` between OLD's
 series and NEW's: what the port changed, patch by patch.
 """
 
+import argparse
 import fnmatch
 import logging
 import re
@@ -222,10 +223,11 @@ def _stopped(paths, src, files, output=''):
 
 
 def _regen_exec(paths):
-    """The --exec command that regenerates and amends after each pick."""
+    """The --exec command that regenerates and amends after each pick:
+    the hidden subcommand ``rebase regen-commit``."""
     script = Path(__file__).resolve().parent.parent / 'pep433'
     return (f'{sys.executable} {script} --workdir {paths.root} '
-            f'--base {paths.base.version} rebase --regen-commit')
+            f'--base {paths.base.version} rebase regen-commit')
 
 
 def ported_message(message, old, new):
@@ -390,7 +392,33 @@ def run_rebase(paths, source=None, action=None):
         return abort(paths)
     if action == 'status':
         return status(paths)
-    if action == 'regen-commit':
-        return run_regen_commit(paths)
     old = bases.get(source) if source else default_source(paths)
     return start(paths, old)
+
+
+# --- the command line --------------------------------------------------------
+
+SUMMARY = 'port the series to this base from another one'
+
+
+def add_arguments(parser):
+    """``rebase``'s options, and its hidden ``regen-commit``."""
+    parser.add_argument('--from', dest='source', metavar='VERSION',
+                        help='the base to port from (default: the newest '
+                             'older one)')
+    group = parser.add_mutually_exclusive_group()
+    for action, text in (('continue', 'go on after resolving a conflict'),
+                         ('abort', 'abandon the port in progress'),
+                         ('status', 'show the state of the port')):
+        group.add_argument(f'--{action}', dest='action',
+                           action='store_const', const=action, help=text)
+    parser.set_defaults(func=handle)
+    # what git rebase --exec runs after each replayed commit: plumbing,
+    # hidden from --help
+    hidden = parser.add_subparsers(dest='rebase_step', help=argparse.SUPPRESS)
+    hidden.add_parser('regen-commit').set_defaults(
+        func=lambda args, paths: run_regen_commit(paths))
+
+
+def handle(args, paths):
+    return run_rebase(paths, source=args.source, action=args.action)

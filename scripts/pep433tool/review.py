@@ -28,7 +28,7 @@ from pathlib import Path
 
 from . import config, gitutil, patchset
 from .checkout import require_checkout
-from .docs import write_review_docs
+from .reviewdocs import write_review_docs
 from .errors import PreconditionError
 from .util import tool_command
 
@@ -407,3 +407,18 @@ def run_review(paths, outdir):
              f', with the range-diff against v{version - 1}'
              if previous else '')
     return 0
+
+
+# --- the command line --------------------------------------------------------
+
+SUMMARY = 'write the review bundle a bpo-17036 reviewer reads'
+
+
+def add_arguments(parser):
+    """``review``'s argument."""
+    parser.add_argument('dir', metavar='DIR', help="the bundle's directory")
+    parser.set_defaults(func=handle)
+
+
+def handle(args, paths):
+    return run_review(paths, args.dir)

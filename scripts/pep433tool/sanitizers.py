@@ -8,7 +8,7 @@ the series adds or changes (``git diff -U0 <tag>..pep433``): a report counts
 when one of the top frames of one of its counted stacks is on such a line.
 The other reports are CPython's own: listed, not counted.
 
-A :class:`Tier` says how ``regrtest.run_sanitizer`` runs one of them.
+A :class:`Tier` says how ``testcmd.run_sanitizer`` runs one of them.
 """
 
 import re

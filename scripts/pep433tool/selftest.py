@@ -2,8 +2,8 @@
 
 import logging
 import subprocess
-import sys
 
+from . import venvs
 from .util import clean_env, format_cmd, run
 
 log = logging.getLogger(__name__)
@@ -12,27 +12,21 @@ STAMP = '.pep433-requirements'
 
 
 def ensure_venv(paths, requirements='requirements-test.txt'):
-    """Create the venv and install *requirements* into it; return its python.
-
-    A stamp per requirements file remembers what was installed, so a second
-    call installs nothing unless the file changed.
-    """
-    venv = paths.venv
-    python = venv / 'bin' / 'python'
-    if not python.exists():
-        run([sys.executable, '-m', 'venv', str(venv)])
+    """The tool's venv with *requirements* (a file of scripts/) installed;
+    return its python.  A stamp per requirements file, so a second call
+    installs nothing unless the file changed."""
     path = paths.repo / 'scripts' / requirements
-    wanted = path.read_text()
-    stamp = venv / f'{STAMP}-{requirements}'
-    if not stamp.exists() or stamp.read_text() != wanted:
-        run([str(python), '-m', 'pip', 'install', '--quiet', '-r',
-             str(path)])
-        stamp.write_text(wanted)
-    return python
+    return venvs.ensure_venv(
+        paths.venv, path.read_text(),
+        lambda python: run([str(python), '-m', 'pip', 'install', '--quiet',
+                            '-r', str(path)]),
+        stamp=f'{STAMP}-{requirements}')
 
 
 def ensure_tools(paths):
-    """The venv with the developer tools (blurb); return its bin directory."""
+    """The venv with the developer tools of scripts/requirements-dev.txt
+    (blurb for news; pyperf, pyperformance and matplotlib for bench);
+    return its bin directory."""
     return ensure_venv(paths, 'requirements-dev.txt').parent
 
 
@@ -52,3 +46,20 @@ def run_selftest(paths, fast=False, pytest_args=()):
                           check=False)
     return proc.returncode
 
+
+# --- the command line --------------------------------------------------------
+
+SUMMARY = "run the tooling's own tests"
+
+
+def add_arguments(parser):
+    """``selftest``'s options."""
+    parser.add_argument('--fast', action='store_true',
+                        help='skip the slow end-to-end tests')
+    parser.add_argument('pytest_args', nargs='*', metavar='PYTEST_ARG',
+                        help='extra pytest arguments (after --)')
+    parser.set_defaults(func=handle)
+
+
+def handle(args, paths):
+    return run_selftest(paths, fast=args.fast, pytest_args=args.pytest_args)

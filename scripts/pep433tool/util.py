@@ -5,7 +5,9 @@ import json
 import logging
 import os
 import shlex
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 from .errors import ExternalError
@@ -61,6 +63,104 @@ def command_failure(cmd, proc, cwd=None, lines=30):
             msg.append(f'  {name} (last {len(tail)} lines):')
             msg.extend('    ' + line for line in tail)
     return '\n'.join(msg)
+
+
+def run_logged(cmd, logfile, *, cwd=None, env=None, progress=None,
+               every=10.0, timeout=None, own_session=False, header=False):
+    """Run *cmd* with its output (stdout and stderr) in *logfile*; return
+    (exit status, seconds, timed out).
+
+    Every *every* seconds while it runs, ``progress(seconds)`` is called
+    (it logs what it has to say).  *header* writes ``$ cmd`` first in the
+    log.  With *own_session*, the command runs in a session of its own and
+    what is left of its process group is killed at the end; after
+    *timeout* seconds it is killed.  Interrupted, the command is stopped
+    too.
+    """
+    start = time.monotonic()
+    timed_out = False
+    with open(logfile, 'wb') as out:
+        if header:
+            out.write(f'$ {format_cmd(cmd)}\n'.encode())
+            out.flush()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out,
+                                stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL,
+                                start_new_session=own_session)
+
+        def stop(kill):
+            if own_session:
+                _kill_group(proc.pid)
+            elif kill:
+                proc.terminate()
+            proc.wait()
+
+        last = start
+        try:
+            while True:
+                now = time.monotonic()
+                wait = every - (now - last)
+                if timeout is not None:
+                    wait = min(wait, 2, max(0, start + timeout - now))
+                try:
+                    proc.wait(timeout=max(wait, 0))
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                now = time.monotonic()
+                if timeout is not None and now - start > timeout:
+                    timed_out = True
+                    stop(kill=True)
+                    break
+                if now - last >= every:
+                    last = now
+                    if progress is not None:
+                        progress(now - start)
+        except BaseException:
+            stop(kill=True)
+            raise
+        if own_session:
+            _kill_group(proc.pid)
+    return proc.returncode, time.monotonic() - start, timed_out
+
+
+def run_step(cmd, logfile, label, progress, *, cwd=None, env=None,
+             every=10.0, logger=None):
+    """Run *cmd* as one step of a command: its output in *logfile* (after
+    a ``$ cmd`` line), a line every *every* seconds with the time so far
+    and what ``progress(logfile)`` says, logged as *label* (with *logger*:
+    the caller's).  Raise ExternalError with the log's tail on failure."""
+    logger = logger or log
+    logger.info('%s: $ %s (log: %s)', label, format_cmd(cmd), logfile)
+
+    def report(elapsed):
+        logger.info('%s: %3dm%02ds, %s', label, elapsed // 60, elapsed % 60,
+                    progress(logfile))
+
+    rc, elapsed, _ = run_logged(cmd, logfile, cwd=cwd, env=env,
+                                progress=report, every=every, header=True)
+    if rc != 0:
+        raise ExternalError(
+            f'{label}: {format_cmd(cmd)} failed with exit code {rc} after '
+            f'{elapsed:.0f}s; last lines of {logfile}:\n'
+            + log_tail(logfile) + f'\n(full log: {logfile})')
+    logger.info('%s: done in %.0fs', label, elapsed)
+
+
+def log_tail(path, lines=30):
+    """The last *lines* lines of the file at *path* ('' if there is none)."""
+    try:
+        text = Path(path).read_text(errors='replace')
+    except FileNotFoundError:
+        return ''
+    return '\n'.join(text.splitlines()[-lines:])
+
+
+def _kill_group(pgid):
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def tool_command(*args, base=None):

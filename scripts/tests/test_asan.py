@@ -2,7 +2,7 @@
 
 import pytest
 
-from pep433tool import asan, config, regrtest, sanitizers
+from pep433tool import asan, config, junit, regrtest, sanitizers, testcmd
 from pep433tool.errors import ProblemFound
 
 from conftest import commit_all, fake_checkout, write
@@ -166,7 +166,7 @@ def test_crashed_worker_is_named():
               '0:00:12 load avg: 0.50 [2/3/1] test_socket worker non-zero '
               'exit code (Exit code 1) -- running (1): test_os (5.0 sec)\n'
               '0:00:13 load avg: 0.50 [3/3/1] test_os passed\n')
-    assert regrtest.crashed_modules(output) == {
+    assert testcmd.crashed_modules(output) == {
         'test_socket': 'worker non-zero exit code (Exit code 1)'}
 
 
@@ -248,8 +248,8 @@ def fake_runs(monkeypatch, runs):
         paths.results.mkdir(parents=True, exist_ok=True)
         (paths.results / f'{mode}.log').write_text(output)
         seen[mode] = names
-        return regrtest.mode_results(paths.results / 'none.xml', output,
-                                     returncode)
+        return junit.mode_results(paths.results / 'none.xml', output,
+                                  returncode)
 
     monkeypatch.setattr(regrtest, 'run_mode', run_mode)
     return seen
@@ -266,7 +266,7 @@ def test_a_report_in_the_series_fails(checkout, monkeypatch):
         'patched-asan-e': (OUTPUT_FAIL, 2, {})})
     with pytest.raises(ProblemFound, match='4 problems under AddressSanitizer'
                        ' and UBSan'):
-        regrtest.run_asan(paths, jobs=2)
+        testcmd.run_asan(paths, jobs=2)
     # the tests of `test`: the subset and the series' own
     assert seen['patched-asan'] == [*config.TEST_SUBSET, 'test_cloexec_x']
     summary = (paths.results / 'summary-asan.txt').read_text()
@@ -301,7 +301,7 @@ def test_reports_in_stock_code_only_are_listed(checkout, monkeypatch):
     fake_runs(monkeypatch, {
         'patched-asan': (OUTPUT_OK, 0, {'asan.11': MISALIGNED}),
         'patched-asan-e': (OUTPUT_OK, 0, {'asan.12': OVERFLOW.format(1)})})
-    assert regrtest.run_asan(paths, jobs=2) == 0
+    assert testcmd.run_asan(paths, jobs=2) == 0
     summary = (paths.results / 'summary-asan.txt').read_text()
     assert ('  not counted: load of misaligned address 0x7ffd2a1c0e21 for '
             "type 'int', which requires 4 byte alignment in "
@@ -314,8 +314,8 @@ def test_a_crashed_worker_fails_naming_the_test(checkout, monkeypatch):
     # test_a fails without the sanitizers too (test saved it): known
     paths.results.mkdir(parents=True)
     regrtest._save(paths.results, 'patched-e', {
-        'test_os.T.test_a': regrtest.Outcome('fail', 'x'),
-        'test_os.T.test_b': regrtest.Outcome('pass')}, 1, ['test_os'])
+        'test_os.T.test_a': junit.Outcome('fail', 'x'),
+        'test_os.T.test_b': junit.Outcome('pass')}, 1, ['test_os'])
     fake_runs(monkeypatch, {
         'patched-asan': (OUTPUT_OK, 0, {}),
         # the worker of test_socket died of an ASan error in stock code
@@ -323,7 +323,7 @@ def test_a_crashed_worker_fails_naming_the_test(checkout, monkeypatch):
             'asan.4242': USE_AFTER_FREE.replace(':40', ':41').replace(
                 ':35', ':36')})})
     with pytest.raises(ProblemFound, match='2 problems'):
-        regrtest.run_asan(paths, jobs=2)
+        testcmd.run_asan(paths, jobs=2)
     summary = (paths.results / 'summary-asan.txt').read_text()
     # with no failure, no word of the results without the sanitizers
     assert 'no results of patched saved' not in summary

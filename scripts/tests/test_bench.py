@@ -16,7 +16,32 @@ import pytest
 
 from conftest import BASEDIR, WORKDIR
 from pep433tool import bench, cli, syscalls
-from pep433tool.errors import EXIT_PRECONDITION
+from pep433tool.bench import pyperfio
+from pep433tool.bench.combine import run_combine
+from pep433tool.bench.command import (_serialise, build_identity, check_builds,
+                                      deserialise, plan_record, run_bench,
+                                      write_results)
+from pep433tool.bench.instructions import (collected_instructions,
+                                           function_rows, parse_annotate,
+                                           per_call_functions, sum_functions)
+from pep433tool.bench.micro import read_rounds, round_file
+from pep433tool.bench.perf import (all_benchmarks_table, pass_file, pass_pairs,
+                                   pyperformance_results)
+from pep433tool.bench.plan import (COMPARED_SERIES, interleaved, LIKE_FOR_LIKE,
+                                   MICRO_CALLS, Plan, SERIES)
+from pep433tool.bench.pyperfio import (benchmarks_of, load_json, merge,
+                                       write_json)
+from pep433tool.bench.report import (function_table, instruction_table,
+                                     like_lines, micro_table, pair_lines,
+                                     render_report, syscall_table)
+from pep433tool.bench.runner import Bench, build_dir
+from pep433tool.bench.stats import (like_stats, pyperformance_ratios,
+                                    quartiles, ratio_stats)
+from pep433tool.bench.systemcalls import syscall_counts, syscall_diff
+from pep433tool.bench.targets import (geomean_target, instruction_targets,
+                                      micro_targets, syscall_targets)
+from pep433tool.errors import (EXIT_PRECONDITION, ExternalError,
+                               PreconditionError)
 from pep433tool.util import Paths
 
 
@@ -36,16 +61,16 @@ def suite(name, runs, **metadata):
 
 
 def test_benchmarks_of_completes_run_metadata():
-    runs = bench.benchmarks_of(suite('os.open', [[1.0, 2.0]]))['os.open']
+    runs = benchmarks_of(suite('os.open', [[1.0, 2.0]]))['os.open']
     assert runs[0]['metadata']['loops'] == 1000
     assert runs[0]['metadata']['date'].startswith('2026-01-01 #')
-    assert bench.values(runs) == [1.0, 2.0]
+    assert pyperfio.values(runs) == [1.0, 2.0]
 
 
 def test_merge_keeps_every_run_and_moves_common_metadata_up():
-    merged = bench.merge([suite('os.open', [[1.0, 2.0]], loops=10),
-                          suite('os.pipe', [[3.0]], loops=20),
-                          suite('os.open', [[4.0]], loops=10)])
+    merged = merge([suite('os.open', [[1.0, 2.0]], loops=10),
+                    suite('os.pipe', [[3.0]], loops=20),
+                    suite('os.open', [[4.0]], loops=10)])
     assert merged['version'] == '1.0'
     assert merged['metadata'] == {'unit': 'second', 'hostname': 'vm',
                                   'cpu_count': 2}
@@ -55,17 +80,17 @@ def test_merge_keeps_every_run_and_moves_common_metadata_up():
     assert first['metadata'] == {'name': 'os.open', 'loops': 10}
     assert [r['values'] for r in first['runs']] == [[1.0, 2.0], [4.0]]
     assert list(first['runs'][0]['metadata']) == ['date']
-    runs = bench.benchmarks_of(merged)
-    assert bench.values(runs['os.open']) == [1.0, 2.0, 4.0]
+    runs = benchmarks_of(merged)
+    assert pyperfio.values(runs['os.open']) == [1.0, 2.0, 4.0]
     assert runs['os.pipe'][0]['metadata']['loops'] == 20
 
 
 def test_merged_file_loads_in_pyperf(tmp_path):
     pyperf = pytest.importorskip('pyperf')
     path = tmp_path / 'merged.json'
-    bench.write_json(path, bench.merge([suite('a', [[1.0, 1.1]]),
-                                        suite('b', [[2.0]]),
-                                        suite('a', [[1.2]])]))
+    write_json(path, merge([suite('a', [[1.0, 1.1]]),
+                            suite('b', [[2.0]]),
+                            suite('a', [[1.2]])]))
     loaded = pyperf.BenchmarkSuite.load(str(path))
     assert loaded.get_benchmark_names() == ['a', 'b']
     assert loaded.get_benchmark('a').get_values() == (1.0, 1.1, 1.2)
@@ -73,8 +98,8 @@ def test_merged_file_loads_in_pyperf(tmp_path):
 
 
 def test_quartiles():
-    assert bench.quartiles([2.0]) == (2.0, 2.0, 2.0)
-    assert bench.quartiles([1, 2, 3, 4, 5]) == (2.0, 3.0, 4.0)
+    assert quartiles([2.0]) == (2.0, 2.0, 2.0)
+    assert quartiles([1, 2, 3, 4, 5]) == (2.0, 3.0, 4.0)
 
 
 def test_ratio_stats_compares_round_by_round():
@@ -84,7 +109,7 @@ def test_ratio_stats_compares_round_by_round():
         ('os.open', 'patched'): {0: [1.01], 1: [2.02], 2: [1.01]},
         ('os.open', 'patched-e'): {0: [1.1], 1: [1.8], 2: [1.0]},
     }
-    stats = bench.ratio_stats(per_round, 'baseline')
+    stats = ratio_stats(per_round, 'baseline')
     assert 'median' not in stats['os.open', 'baseline']
     assert stats['os.open', 'baseline']['time'] == 1.0
     patched = stats['os.open', 'patched']
@@ -96,17 +121,17 @@ def test_ratio_stats_compares_round_by_round():
 
 
 def test_pyperformance_ratios_and_geometric_mean():
-    ref = bench.merge([suite('nbody', [[1.0, 1.0, 1.0]]),
-                       suite('float', [[2.0]])])
-    new = bench.merge([suite('nbody', [[1.21]]), suite('float', [[2.0]]),
-                       suite('only_new', [[1.0]])])
-    rows, geomean = bench.pyperformance_ratios(ref, new)
+    ref = merge([suite('nbody', [[1.0, 1.0, 1.0]]),
+                 suite('float', [[2.0]])])
+    new = merge([suite('nbody', [[1.21]]), suite('float', [[2.0]]),
+                 suite('only_new', [[1.0]])])
+    rows, geomean = pyperformance_ratios(ref, new)
     assert list(rows) == ['nbody', 'float']
     assert rows['nbody']['ratio'] == pytest.approx(1.21)
     assert geomean == pytest.approx(1.1)
-    assert bench.geomean_target(geomean)[1] == [
+    assert geomean_target(geomean)[1] == [
         'pyperformance geometric mean within 1.00 +- 0.01: 1.1000']
-    assert bench.geomean_target(1.005)[1] == []
+    assert geomean_target(1.005)[1] == []
 
 
 def test_micro_targets_and_table():
@@ -115,7 +140,7 @@ def test_micro_targets_and_table():
                                       'q3': 1.02},
              ('os.open', 'patched-e'): {'time': 1, 'median': 1.05,
                                         'q1': 1.04, 'q3': 1.06}}
-    held, missed, faster = bench.micro_targets(micro, calls=['os.open'])
+    held, missed, faster = micro_targets(micro, calls=['os.open'])
     assert held == ['micro-benchmarks, patched (default False): median '
                     'ratio within 1.00 +- 0.02']
     assert missed == ['micro-benchmarks, patched -e: median ratio within '
@@ -123,10 +148,10 @@ def test_micro_targets_and_table():
     assert faster == []
     counts = {('os.open', 'baseline'): ['openat'],
               ('os.open', 'patched-e'): ['openat', 'fcntl']}
-    assert bench.micro_targets(micro, ['os.open'], counts)[1] == [
+    assert micro_targets(micro, ['os.open'], counts)[1] == [
         'micro-benchmarks, patched -e: median ratio within 1.00 +- 0.02: '
         'os.open 1.050 (system calls: +fcntl)']
-    table = bench.micro_table(micro, calls=['os.open'])
+    table = micro_table(micro, calls=['os.open'])
     assert table[2] == ('| `os.open` | 4.00 us | 1.010 [1.000-1.020] | '
                         '1.050 [1.040-1.060] | n/a | n/a | n/a |')
 
@@ -140,14 +165,14 @@ def test_faster_with_other_system_calls_is_neither_held_nor_missed():
               ('os.dup', 'patched'): ['dup'],
               ('os.open', 'baseline'): ['openat'],
               ('os.open', 'patched'): ['openat']}
-    held, missed, faster = bench.micro_targets(micro, ['os.dup'], counts)
+    held, missed, faster = micro_targets(micro, ['os.dup'], counts)
     assert faster == ['micro-benchmarks, patched (default False): faster '
                       'than the band, with other system calls than stock: '
                       'os.dup 0.930 (system calls: +dup -fcntl)']
     assert not any('patched (default False)' in m for m in missed)
     assert not any('patched (default False)' in h for h in held)
     # the same work done faster is outside the band: missed
-    held, missed, faster = bench.micro_targets(micro, ['os.open'], counts)
+    held, missed, faster = micro_targets(micro, ['os.open'], counts)
     assert faster == []
     assert missed == ['micro-benchmarks, patched (default False): median '
                       'ratio within 1.00 +- 0.02: os.open 0.950 (same '
@@ -159,8 +184,8 @@ def test_like_for_like_reference_judges_the_pair():
                  ('os.dup2', 'patched-e'): {0: [1.05], 1: [1.06]},
                  ('os.dup2', 'baseline-noninheritable'): {0: [1.04],
                                                           1: [1.05]}}
-    micro = bench.ratio_stats(per_round, 'baseline')
-    like = bench.like_stats(per_round)
+    micro = ratio_stats(per_round, 'baseline')
+    like = like_stats(per_round)
     entry = like['os.dup2', 'patched-e']
     assert entry['reference'] == 'baseline-noninheritable'
     assert entry['median'] == pytest.approx((1.05 / 1.04 + 1.06 / 1.05) / 2)
@@ -169,21 +194,21 @@ def test_like_for_like_reference_judges_the_pair():
     # against the baseline's dup2() it would miss (1.055); against stock's
     # own close-on-exec dup2() (dup3) it holds
     assert micro['os.dup2', 'patched-e']['median'] > 1.05
-    held, missed, faster = bench.micro_targets(micro, ['os.dup2'], counts,
-                                               like)
+    held, missed, faster = micro_targets(micro, ['os.dup2'], counts,
+                                         like)
     assert 'micro-benchmarks, patched -e: median ratio within 1.00 +- 0.02' \
         in held
     assert missed == [] and faster == []
     # a like-for-like pair outside the band is missed, and says against what
     slow = {k: dict(v, median=1.03) for k, v in like.items()}
-    missed = bench.micro_targets(micro, ['os.dup2'], counts, slow)[1]
+    missed = micro_targets(micro, ['os.dup2'], counts, slow)[1]
     assert missed == ['micro-benchmarks, patched -e: median ratio within '
                       '1.00 +- 0.02: os.dup2 1.030 (against baseline '
                       'inheritable=False)']
-    assert bench.like_lines(like)[1].startswith(
+    assert like_lines(like)[1].startswith(
         '- `os.dup2`, patched -e against baseline inheritable=False (both '
         'make a close-on-exec fd with the same system call): 1.')
-    assert bench.like_stats({}) == {}
+    assert like_stats({}) == {}
 
 
 def trace_log(calls):
@@ -210,25 +235,25 @@ def test_syscall_counts_table_and_targets():
         ('os.dup2', 'True', 'second'): ['dup3(3, 8, O_CLOEXEC) = 8'],
         ('os.dup2', 'False', 'second'): ['dup2(3, 8) = 8'],
     }))
-    counts = bench.syscall_counts({'baseline': (base, 'default'),
-                                   'patched-True': (patched, 'True'),
-                                   'patched-False': (patched, 'False')})
+    counts = syscall_counts({'baseline': (base, 'default'),
+                             'patched-True': (patched, 'True'),
+                             'patched-False': (patched, 'False')})
     assert counts['os.dup', 'baseline'] == ['fcntl']
     assert counts['os.dup', 'patched-True'] == ['fcntl', 'ioctl']
     assert counts['os.dup', 'patched-False'] == ['dup']
-    held, missed = bench.syscall_targets(counts, ['os.dup', 'os.dup2'])
+    held, missed = syscall_targets(counts, ['os.dup', 'os.dup2'])
     assert missed == [
         "system calls per call, cloexec=True: equal the baseline's: "
         'os.dup: 2 vs 1 (+ioctl; fcntl ioctl vs fcntl)']
     assert "system calls per call, cloexec=False: at most the baseline's" \
         in held
-    table = bench.syscall_table(counts, ['os.dup', 'os.dup2'])
+    table = syscall_table(counts, ['os.dup', 'os.dup2'])
     assert table[2] == ('| `os.dup` | 1 | n/a | n/a | 2 | 1 | '
                         'cloexec=True: +ioctl; cloexec=False: +dup -fcntl |')
     assert table[3].startswith('| `os.dup2` | 1 | n/a | n/a | 1 | 1 | '
                                'baseline makes an inheritable fd here')
     assert 'cloexec=True: +dup3 -dup2' in table[3]
-    assert bench.syscall_diff(['a', 'b', 'b'], ['a']) == '-bx2'
+    assert syscall_diff(['a', 'b', 'b'], ['a']) == '-bx2'
 
 
 def fake_results():
@@ -256,12 +281,12 @@ def fake_results():
             'median': 1.0, 'q1': 0.99, 'q3': 1.01,
             'reference': 'baseline-noninheritable'}},
         'targets': {'held': ['a'], 'missed': ['b'], 'faster': ['c']},
-        'series': [[s.name, s.title] for s in bench.SERIES],
+        'series': [[s.name, s.title] for s in SERIES],
     }
 
 
 def test_report_shows_targets_and_tables():
-    report = bench.render_report(fake_results())
+    report = render_report(fake_results())
     assert ('- target missed: b\n- other work, not comparable: c\n'
             '- target held: a\n') in report
     assert '`os.dup2`, patched -e against baseline inheritable=False' in \
@@ -272,7 +297,7 @@ def test_report_shows_targets_and_tables():
     assert '`os.fstat` is the control' in report
     assert '| `os.pipe` |' not in report      # no data, no row
     micro = fake_results()['micro']
-    assert bench.micro_targets(micro)[1] == []
+    assert micro_targets(micro)[1] == []
     assert '| no flag (cloexec=False) | 4.00 us |' in report
     assert '| `os.open` | 1 | n/a |' in report
     assert '| **geometric mean** | | | **1.0000** |' in report
@@ -282,7 +307,7 @@ def test_report_shows_targets_and_tables():
 def test_serialised_results_plot(tmp_path):
     pytest.importorskip('matplotlib')
     from pep433tool.bench import plot as benchplot
-    data = json.loads(json.dumps(bench._serialise(fake_results())))
+    data = json.loads(json.dumps(_serialise(fake_results())))
     benchplot.plot(data, tmp_path / 'r.png')
     assert (tmp_path / 'r.png').read_bytes()[:4] == b'\x89PNG'
 
@@ -294,7 +319,7 @@ def test_cli_arguments(monkeypatch, tmp_path):
         seen.update(kwargs)
         return 0
 
-    monkeypatch.setattr(bench, 'run_bench', fake_run_bench)
+    monkeypatch.setattr(bench.command, 'run_bench', fake_run_bench)
     assert cli.main(['--workdir', str(tmp_path), 'bench', '--quick',
                      '--no-pyperformance', '--output', 'out',
                      '--benchmarks', 'nbody, asyncio_tcp',
@@ -312,14 +337,14 @@ def test_instruction_counts_parse_and_table():
     stderr = ('==12== Callgrind, a call-graph generating cache profiler\n'
               '==12== Events    : Ir\n==12== Collected : 281787438\n'
               '==12== \n==12== I   refs:      281,787,438\n')
-    assert bench.collected_instructions(stderr) == 281787438
-    with pytest.raises(bench.ExternalError, match='Collected'):
-        bench.collected_instructions('valgrind: bad option\n')
+    assert collected_instructions(stderr) == 281787438
+    with pytest.raises(ExternalError, match='Collected'):
+        collected_instructions('valgrind: bad option\n')
     counts = {('os.open', 'baseline'): 4232.0,
               ('os.open', 'patched'): 4238.0,
               ('os.open', 'patched-e'): 4190.0,
               ('os.pipe', 'patched'): 1.0}
-    table = bench.instruction_table(counts, ['os.open', 'os.pipe'])
+    table = instruction_table(counts, ['os.open', 'os.pipe'])
     assert table[0] == ('| call | baseline (stock) | patched (default '
                         'False) | patched -e | patched (default False) - '
                         'baseline | patched -e - baseline |')
@@ -327,30 +352,30 @@ def test_instruction_counts_parse_and_table():
                         '-42 (-1.0%) |')
     assert len(table) == 3      # no baseline count for os.pipe: no row
     results = dict(fake_results(), instructions=counts)
-    report = bench.render_report(results)
+    report = render_report(results)
     assert '## Instructions per call (callgrind)' in report
     assert '| `os.open` | 4232 | 4238 |' in report
-    assert '## Instructions per call' not in bench.render_report(
+    assert '## Instructions per call' not in render_report(
         fake_results())
 
 
 def test_compare_to_keeps_the_table_of_all_benchmarks():
     text = ('Benchmarks with tag \'math\':\n====\n\n| a |\n\n'
             'All benchmarks:\n===============\n\n| a |\n| b |\n')
-    assert bench.all_benchmarks_table(text) == '| a |\n| b |\n'
-    assert bench.all_benchmarks_table('| a |\n') == '| a |\n'
+    assert all_benchmarks_table(text) == '| a |\n| b |\n'
+    assert all_benchmarks_table('| a |\n') == '| a |\n'
 
 
 def test_plan():
-    quick, full = bench.Plan.make(True), bench.Plan.make(False)
+    quick, full = Plan.make(True), Plan.make(False)
     assert quick.rounds < full.rounds
     assert full.pyperformance_passes == ('baseline', 'patched', 'patched',
                                          'baseline') * 2
-    assert bench.pass_pairs(full.pyperformance_passes) == [
+    assert pass_pairs(full.pyperformance_passes) == [
         (0, 1), (3, 2), (4, 5), (7, 6)]
-    assert bench.pass_pairs(quick.pyperformance_passes) == [(0, 1)]
+    assert pass_pairs(quick.pyperformance_passes) == [(0, 1)]
     # a pair of two passes of one build is no comparison
-    assert bench.pass_pairs(('baseline', 'baseline', 'patched')) == []
+    assert pass_pairs(('baseline', 'baseline', 'patched')) == []
 
 
 #: A stand-in for pyperformance: writes a one-benchmark suite whose value is
@@ -384,9 +409,9 @@ def test_pyperformance_passes_their_files_and_pairs(tmp_path, monkeypatch):
     monkeypatch.setenv('FAKE_LOG', str(log))
     monkeypatch.setenv('FAKE_VALUES', json.dumps(
         [1.0, 1.02, 1.04, 1.0, 1.0, 1.0, 1.02, 1.0]))
-    plan = bench.Plan.make(False)
-    b = bench.Bench(Paths(workdir=tmp_path / 'work'), tmp_path / 'out',
-                    plan, tools, seed=1)
+    plan = Plan.make(False)
+    b = Bench(Paths(workdir=tmp_path / 'work'), tmp_path / 'out',
+              plan, tools, seed=1)
     files, compare, pass_files = b.run_pyperformance(['nbody'])
 
     calls = [json.loads(line) for line in log.read_text().splitlines()]
@@ -399,16 +424,16 @@ def test_pyperformance_passes_their_files_and_pairs(tmp_path, monkeypatch):
     assert [p.name for p in pass_files][:3] == [
         '1-baseline.json', '2-patched.json', '3-patched.json']
     assert compare == '| compare_to |\n'
-    merged = bench.benchmarks_of(bench.load_json(files['patched']))
-    assert sorted(bench.values(merged['nbody'])) == [1.0, 1.02, 1.02, 1.04]
+    merged = benchmarks_of(load_json(files['patched']))
+    assert sorted(pyperfio.values(merged['nbody'])) == [1.0, 1.02, 1.02, 1.04]
 
-    perf = bench.pyperformance_results(['nbody'], plan.pyperformance_passes,
-                                       files, compare, pass_files)
+    perf = pyperformance_results(['nbody'], plan.pyperformance_passes,
+                                 files, compare, pass_files)
     assert perf['pair_geomeans'] == pytest.approx([1.02, 1.04, 1.0, 1.02])
     # pooled: median of the patched values over median of the baseline's
     assert perf['geomean'] == pytest.approx(1.02)
     assert '1.0200, 1.0400, 1.0000, 1.0200' in ''.join(
-        bench.pair_lines(perf['pair_geomeans']))
+        pair_lines(perf['pair_geomeans']))
 
 
 def test_missing_builds_exit_3_with_the_hint(tmp_path, caplog):
@@ -426,31 +451,31 @@ def test_quick_micro_run_on_the_builds(tmp_path, all_run):
                     + all_run.stdout[-3000:])
     os.environ.pop('PEP433_WORKDIR', None)
     out = tmp_path / 'out'
-    plan = bench.Plan(rounds=1, values=1, min_time=0.005,
-                      pyperformance_passes=(), pyperformance_fast=True)
+    plan = Plan(rounds=1, values=1, min_time=0.005,
+                pyperformance_passes=(), pyperformance_fast=True)
     from pep433tool.selftest import ensure_tools
     paths = Paths(workdir=workdir)
-    b = bench.Bench(paths, out, plan, ensure_tools(paths), seed=1)
+    b = Bench(paths, out, plan, ensure_tools(paths), seed=1)
     b.prepare()
     counts = b.run_syscalls()
     assert counts['os.open', 'baseline'] == ['openat']
     micro, like, pep = b.run_micro()
-    assert set(micro) >= {(c, s.name) for c in bench.MICRO_CALLS
-                          for s in bench.SERIES if s.runs(c)}
+    assert set(micro) >= {(c, s.name) for c in MICRO_CALLS
+                          for s in SERIES if s.runs(c)}
     assert ('socket.socket', 'baseline-noninheritable') not in micro
-    assert {('os.fstat', s) for s in bench.COMPARED_SERIES} <= set(micro)
+    assert {('os.fstat', s) for s in COMPARED_SERIES} <= set(micro)
     assert ('os.fstat', 'patched-True') not in micro
-    assert set(like) == set(bench.LIKE_FOR_LIKE)
+    assert set(like) == set(LIKE_FOR_LIKE)
     # instructions: repeatable, so another run, into another output
     # folder, gives the same counts
     calls = ('os.open',)
     first = b.run_instructions(calls, loops=(10, 30))
-    other = bench.Bench(paths, tmp_path / 'another-output-folder', plan,
-                        ensure_tools(paths), seed=2)
+    other = Bench(paths, tmp_path / 'another-output-folder', plan,
+                  ensure_tools(paths), seed=2)
     other.prepare()
     again = other.run_instructions(calls, loops=(10, 30))
     assert first == again
-    assert set(first) == {('os.open', s) for s in bench.COMPARED_SERIES}
+    assert set(first) == {('os.open', s) for s in COMPARED_SERIES}
     # an os.open() + close costs a few thousand instructions, not zero
     assert all(1000 < n < 50000 for n in first.values()), first
     assert pep['pep.none']['median'] == 1.0
@@ -458,16 +483,16 @@ def test_quick_micro_run_on_the_builds(tmp_path, all_run):
         'metadata']['cloexec_default'] == 'True'
 
 
-# -- bench --combine, bench --suite ------------------------------------------
+# -- bench combine, bench --suite ------------------------------------------
 
 def test_interleaved_passes():
-    assert bench.interleaved(1) == ('baseline', 'patched')
-    assert bench.interleaved(2) == ('baseline', 'patched', 'patched',
-                                    'baseline')
-    assert bench.interleaved(4) == bench.Plan.make(False).pyperformance_passes
-    assert bench.Plan.make(False, passes=2).pyperformance_passes == \
-        bench.interleaved(2)
-    assert bench.Plan.make(True, passes=3).rounds == 3
+    assert interleaved(1) == ('baseline', 'patched')
+    assert interleaved(2) == ('baseline', 'patched', 'patched',
+                              'baseline')
+    assert interleaved(4) == Plan.make(False).pyperformance_passes
+    assert Plan.make(False, passes=2).pyperformance_passes == \
+        interleaved(2)
+    assert Plan.make(True, passes=3).rounds == 3
 
 
 def fake_builds(root, text='fake', variant=None):
@@ -475,7 +500,7 @@ def fake_builds(root, text='fake', variant=None):
     build --<variant> with a *variant*)."""
     paths = Paths(workdir=root)
     for build in ('baseline', 'patched'):
-        python = bench.build_dir(paths, build, variant) / 'python'
+        python = build_dir(paths, build, variant) / 'python'
         python.parent.mkdir(parents=True, exist_ok=True)
         python.write_text(f'#!/bin/sh\necho "3.13.5 ({text} {build})"\n')
         python.chmod(0o755)
@@ -485,7 +510,7 @@ def fake_builds(root, text='fake', variant=None):
 def test_build_identity_is_version_and_sha256(tmp_path):
     import hashlib
     paths = fake_builds(tmp_path / 'work')
-    identity = bench.build_identity(paths)
+    identity = build_identity(paths)
     python = paths.patched / 'python'
     assert identity['patched'] == {
         'sys_version': '3.13.5 (fake patched)',
@@ -505,9 +530,9 @@ def saved_run(folder, hhmm, patched, perf_patched=1.0, rounds=3,
     (write_results).  *patched*: the os.open ratio of patched in each
     round; -e 1.0; os.dup 0.93 by default (dup() for fcntl()); os.dup2
     under -e 1.05 where stock's inheritable=False one is 1.04."""
-    plan = bench.Plan(rounds=rounds, values=1, min_time=0.01,
-                      pyperformance_passes=('baseline', 'patched'),
-                      pyperformance_fast=True)
+    plan = Plan(rounds=rounds, values=1, min_time=0.01,
+                pyperformance_passes=('baseline', 'patched'),
+                pyperformance_fast=True)
     for r, ratio in enumerate(patched):
         cells = {('os.open', 'baseline'): 1.0, ('os.open', 'patched'): ratio,
                  ('os.open', 'patched-e'): 1.0,
@@ -519,14 +544,14 @@ def saved_run(folder, hhmm, patched, perf_patched=1.0, rounds=3,
                  ('os.fstat', 'baseline'): 1.0,
                  ('os.fstat', 'patched'): 0.98}
         for (call, series), value in cells.items():
-            bench.write_json(bench.round_file(folder, series, call, r),
-                             suite(call, [[value * 1e-6]]))
+            write_json(round_file(folder, series, call, r),
+                       suite(call, [[value * 1e-6]]))
     for i, (build, value) in enumerate((('baseline', 0.1),
                                         ('patched', 0.1 * perf_patched)), 1):
-        bench.write_json(bench.pass_file(folder, i, build),
-                         suite('nbody', [[value]]))
+        write_json(pass_file(folder, i, build),
+                   suite('nbody', [[value]]))
     micro, like, pep = bench.micro.micro_round_stats(
-        bench.read_rounds(folder))
+        read_rounds(folder))
     counts = {('os.dup', 'baseline'): ['fcntl'],
               ('os.dup', 'patched'): ['dup'],
               ('os.open', 'baseline'): ['openat'],
@@ -534,7 +559,7 @@ def saved_run(folder, hhmm, patched, perf_patched=1.0, rounds=3,
     results = dict(
         fake_results(), kind='full', micro=micro, like=like, pep=pep,
         syscalls=counts, syscall_calls=['os.open', 'os.dup', 'os.dup2'],
-        plan=bench.plan_record(plan, True, ['nbody']), builds=builds,
+        plan=plan_record(plan, True, ['nbody']), builds=builds,
         machine=dict(fake_results()['machine'],
                      date=f'2026-11-27 {hhmm} UTC'),
         pyperformance={'benchmarks': ['nbody'],
@@ -544,7 +569,7 @@ def saved_run(folder, hhmm, patched, perf_patched=1.0, rounds=3,
     if variant:
         results.update(variant=variant, build_dirs={
             b: f'{b}-{variant}' for b in ('baseline', 'patched')})
-    bench.write_results(folder, results)
+    write_results(folder, results)
     return folder
 
 
@@ -562,13 +587,13 @@ def test_combine_pools_the_rounds_and_the_passes(tmp_path):
                for i, (hhmm, r, p) in enumerate(zip(
                    ('13:39', '14:04', '14:56'), ratios, (1.02, 1.0, 1.04)))]
     out = tmp_path / 'combined'
-    assert bench.run_combine(Paths(workdir=tmp_path / 'work'), folders,
-                             output=out, tools=fake_tools(tmp_path)) == 0
+    assert run_combine(Paths(workdir=tmp_path / 'work'), folders,
+                       output=out, tools=fake_tools(tmp_path)) == 0
     report = (out / 'report.md').read_text()
     # per call: each run's ratio, then all 9 rounds pooled: median and IQR
     # of the union
     union = sorted(r for run_ in ratios for r in run_)
-    q1, median, q3 = bench.quartiles(union)
+    q1, median, q3 = quartiles(union)
     assert (median, q1, q3) == pytest.approx((1.03, 1.01, 1.05))
     assert ('| call | patched: 13:39 / 14:04 / 14:56 | pooled | patched -e: '
             '13:39 / 14:04 / 14:56 | pooled |\n|---|---|---:|---|---:|\n'
@@ -591,8 +616,8 @@ def test_combine_pools_the_rounds_and_the_passes(tmp_path):
     assert perf['passes'] == ['baseline', 'patched'] * 3
     assert perf['rows']['nbody']['ratio'] == pytest.approx(1.02)
     assert perf['pair_geomeans'] == pytest.approx([1.02, 1.0, 1.04])
-    merged = bench.load_json(out / 'pyperformance-patched.json')
-    assert len(bench.values(bench.benchmarks_of(merged)['nbody'])) == 3
+    merged = load_json(out / 'pyperformance-patched.json')
+    assert len(pyperfio.values(benchmarks_of(merged)['nbody'])) == 3
     assert '- target held: pyperformance geometric mean within 1.00 +- ' \
         '0.01 (1.0200)' not in report      # 1.02: outside, missed
     assert '- target missed: pyperformance geometric mean within 1.00 +- ' \
@@ -609,27 +634,27 @@ def test_combine_refuses_other_builds_plans_and_old_folders(tmp_path,
     b = saved_run(tmp_path / 'b', '14:04', [1.0, 1.0, 1.0], builds=other)
     c = saved_run(tmp_path / 'c', '14:56', [1.0] * 4, rounds=4)
     paths = Paths(workdir=tmp_path / 'work')
-    with pytest.raises(bench.PreconditionError,
+    with pytest.raises(PreconditionError,
                        match='measured different builds: patched.sha256.'
                              'python: bbbb'):
-        bench.run_combine(paths, [a, b])
-    with pytest.raises(bench.PreconditionError,
+        run_combine(paths, [a, b])
+    with pytest.raises(PreconditionError,
                        match=r'ran different plans: plan.rounds: 3 vs 4'):
-        bench.run_combine(paths, [a, c])
+        run_combine(paths, [a, c])
     old = saved_run(tmp_path / 'old', '11:25', [1.0, 1.0, 1.0])
     data = json.loads((old / 'results.json').read_text())
     del data['builds']
     (old / 'results.json').write_text(json.dumps(data))
-    with pytest.raises(bench.PreconditionError,
+    with pytest.raises(PreconditionError,
                        match='records no build identity in .*old'):
-        bench.run_combine(paths, [a, old])
+        run_combine(paths, [a, old])
     # from the command line: exit 3, nothing written
     assert cli.main(['--workdir', str(tmp_path / 'work'), 'bench',
-                     '--combine', str(a), str(b)]) == EXIT_PRECONDITION
+                     'combine', str(a), str(b)]) == EXIT_PRECONDITION
     assert 'measured different builds' in caplog.text
     assert not (tmp_path / 'work').exists()
-    with pytest.raises(bench.PreconditionError, match='no results.json'):
-        bench.run_combine(paths, [a, tmp_path])
+    with pytest.raises(PreconditionError, match='no results.json'):
+        run_combine(paths, [a, tmp_path])
 
 
 def archive(folder, path):
@@ -648,11 +673,11 @@ def test_combine_reads_archived_runs_as_their_folders(tmp_path):
                                                  ratios))]
     tools = fake_tools(tmp_path)
     paths = Paths(workdir=tmp_path / 'work')
-    bench.run_combine(paths, folders, output=tmp_path / 'a', tools=tools)
+    run_combine(paths, folders, output=tmp_path / 'a', tools=tools)
     archives = [archive(f, tmp_path / f'{f.name}.tar.xz') for f in folders]
     for f in folders:                   # the archives alone are read
         os.rename(f, tmp_path / f'moved-{f.name}')
-    bench.run_combine(paths, archives, output=tmp_path / 'b', tools=tools)
+    run_combine(paths, archives, output=tmp_path / 'b', tools=tools)
     a = (tmp_path / 'a' / 'report.md').read_text()
     b = (tmp_path / 'b' / 'report.md').read_text()
     # the same report, but for the names of what was pooled
@@ -665,14 +690,14 @@ def test_combine_reads_archived_runs_as_their_folders(tmp_path):
     bad = tmp_path / 'bad.tar.xz'
     with tarfile.open(bad, 'w:xz') as tar:
         tar.add(tools, 'bin')
-    with pytest.raises(bench.PreconditionError,
+    with pytest.raises(PreconditionError,
                        match='holds 0 bench output folders'):
-        bench.run_combine(paths, [archives[0], bad], tools=tools)
+        run_combine(paths, [archives[0], bad], tools=tools)
     (tmp_path / 'junk.tar.xz').write_text('not xz')
-    with pytest.raises(bench.PreconditionError,
+    with pytest.raises(PreconditionError,
                        match='not a readable .tar.xz'):
-        bench.run_combine(paths, [archives[0], tmp_path / 'junk.tar.xz'],
-                          tools=tools)
+        run_combine(paths, [archives[0], tmp_path / 'junk.tar.xz'],
+                    tools=tools)
 
 
 #: The project's README and docs/, where the pooled table and its runs are.
@@ -696,8 +721,8 @@ def test_readme_pooled_table_is_what_combine_makes_of_the_saved_runs(
     runs = sorted((PROJECT / 'docs' / 'bench-runs').glob('*.tar.xz'))
     assert len(runs) == 3
     out = tmp_path / 'combined'
-    assert bench.run_combine(Paths(workdir=tmp_path / 'work'), runs,
-                             output=out, tools=fake_tools(tmp_path)) == 0
+    assert run_combine(Paths(workdir=tmp_path / 'work'), runs,
+                       output=out, tools=fake_tools(tmp_path)) == 0
     report = (out / 'report.md').read_text()
     for block in readme_blocks('bench-combine'):
         assert block in report
@@ -715,10 +740,12 @@ def test_cli_combine_suite_and_passes(monkeypatch, tmp_path):
         seen.update(kwargs, args=args)
         return 0
 
-    monkeypatch.setattr(bench, 'run_bench', fake)
-    monkeypatch.setattr(bench, 'run_combine', fake)
+    monkeypatch.setattr(bench.command, 'run_bench', fake)
+    monkeypatch.setattr(bench.combine, 'run_combine', fake)
     work = ['--workdir', str(tmp_path)]
-    assert cli.main(work + ['bench', '--combine', 'a', 'b', '-o', 'o']) == 0
+    assert cli.main(work + ['bench', 'combine', 'a', 'b', '-o', 'o']) == 0
+    assert seen == {'args': (['a', 'b'],), 'output': 'o'}
+    assert cli.main(work + ['bench', '-o', 'o', 'combine', 'a', 'b']) == 0
     assert seen == {'args': (['a', 'b'],), 'output': 'o'}
     assert cli.main(work + ['bench', '--suite', 'all']) == 0
     assert seen['suite'] == 'all' and 'passes' not in seen
@@ -727,7 +754,7 @@ def test_cli_combine_suite_and_passes(monkeypatch, tmp_path):
     assert seen['suite'] == ['nbody', 'float'] and seen['passes'] == 3
     assert cli.main(work + ['bench', '--passes', '1']) == 0
     assert seen['passes'] == 1 and 'suite' not in seen
-    for bad in (['--combine', 'a', 'b', '--quick'],
+    for bad in (['combine', 'a', 'b', '--quick'], ['--quick', 'combine', 'a'],
                 ['--suite', 'all', '--benchmarks', 'nbody'],
                 ['--suite', 'all', '--no-pyperformance'],
                 ['--passes', '0'], ['--passes', '2', '--no-pyperformance']):
@@ -880,8 +907,8 @@ with open(args[args.index('-o') + 1], 'w') as fp:
     monkeypatch.setenv('PATH', f'{path}:{os.environ["PATH"]}')
     monkeypatch.setattr(bench.suite, 'benchmark_scripts',
                         lambda tools: {'nbody': ('/bm/run.py', ('x',))})
-    b = bench.Bench(Paths(workdir=tmp_path / 'work'), tmp_path / 'out',
-                    bench.Plan.make(True), tmp_path, seed=1)
+    b = Bench(Paths(workdir=tmp_path / 'work'), tmp_path / 'out',
+              Plan.make(True), tmp_path, seed=1)
     assert bench.suite.count_calls(b, 'nbody', '/venv/python') == (
         {'openat': 4.0}, {'openat': 2.0})
 
@@ -936,7 +963,7 @@ def test_suite_runs_the_default_suite_and_reports_what_did_not_run(
 
     monkeypatch.setattr(bench.suite, 'count_calls', fake_count_calls)
     out = tmp_path / 'suite'
-    assert bench.run_bench(paths, output=out, suite='all') == 0
+    assert run_bench(paths, output=out, suite='all') == 0
 
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     # ABBA: two passes of each build, the whole suite (no -b), --fast,
@@ -971,8 +998,8 @@ def test_suite_runs_the_default_suite_and_reports_what_did_not_run(
     assert '| compare_to |' in report
     # a list runs with -b, and reports only what it asked for
     log.unlink()
-    assert bench.run_bench(paths, output=tmp_path / 'list',
-                           suite=['alpha', 'deepcopy'], passes=1) == 0
+    assert run_bench(paths, output=tmp_path / 'list',
+                     suite=['alpha', 'deepcopy'], passes=1) == 0
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     assert [c[c.index('-b') + 1] for c in calls] == ['alpha,deepcopy'] * 2
     report = (tmp_path / 'list' / 'report.md').read_text()
@@ -980,10 +1007,10 @@ def test_suite_runs_the_default_suite_and_reports_what_did_not_run(
     assert 'the suite given, 2: alpha, deepcopy' in report
     # two suite runs of the same builds pool; what did not run is told
     # with the passes numbered across the runs
-    assert bench.run_bench(paths, output=tmp_path / 'again',
-                           suite='all') == 0
-    assert bench.run_combine(paths, [out, tmp_path / 'again'],
-                             output=tmp_path / 'both', tools=tools) == 0
+    assert run_bench(paths, output=tmp_path / 'again',
+                     suite='all') == 0
+    assert run_combine(paths, [out, tmp_path / 'again'],
+                       output=tmp_path / 'both', tools=tools) == 0
     report = (tmp_path / 'both' / 'report.md').read_text()
     assert '## pyperformance, the passes pooled' in report
     assert '- `gamma`, passes 1 (baseline), 2 (patched), 3 (patched), 4 ' \
@@ -991,8 +1018,8 @@ def test_suite_runs_the_default_suite_and_reports_what_did_not_run(
         in report
     assert '| beta | 1.050 | 3 (openat 2, socket 1); 5 failed (openat 5) | ' \
         '3 |' in report
-    with pytest.raises(bench.PreconditionError, match='different plans'):
-        bench.run_combine(paths, [out, tmp_path / 'list'], tools=tools)
+    with pytest.raises(PreconditionError, match='different plans'):
+        run_combine(paths, [out, tmp_path / 'list'], tools=tools)
 
 
 # -- instructions per function, their target; bench --optimized; the plot ---
@@ -1054,7 +1081,7 @@ Ir                  file:function
 
 
 def test_annotate_output_summed_by_function():
-    rows = bench.parse_annotate(ANNOTATE_EXCLUSIVE)
+    rows = parse_annotate(ANNOTATE_EXCLUSIVE)
     assert rows[0] == (2400000, 'Python/ceval.c',
                        '_PyEval_EvalFrameDefault', '/b/python')
     assert rows[1][3] is None                   # a header's inline code
@@ -1062,9 +1089,9 @@ def test_annotate_output_summed_by_function():
     # before valgrind 3.18, no percentages
     old = re.sub(r'\(\s*[\d.]+%\)\s+', '', ANNOTATE_EXCLUSIVE)
     assert '%' not in old.split('file:function')[1]
-    assert bench.parse_annotate(old) == rows
-    found = bench.sum_functions(rows,
-                                bench.parse_annotate(ANNOTATE_INCLUSIVE))
+    assert parse_annotate(old) == rows
+    found = sum_functions(rows,
+                          parse_annotate(ANNOTATE_INCLUSIVE))
     # exclusive: every line of the function and of its copies, added up;
     # inclusive: the largest (its own line holds the others)
     assert found['_PyEval_EvalFrameDefault'] == {
@@ -1093,7 +1120,7 @@ def test_per_call_functions_leave_start_up_out():
     low = costs(startup=(5000, 5000), sock_initobj=(200 * 80, 200 * 30))
     high = costs(startup=(5000, 5000), sock_initobj=(600 * 80, 600 * 30),
                  new=(400, 400))
-    assert bench.per_call_functions(low, high, (200, 600)) == {
+    assert per_call_functions(low, high, (200, 600)) == {
         'sock_initobj': {'inclusive': 80.0, 'exclusive': 30.0,
                          'file': 'sock_initobj.c'},
         'new': {'inclusive': 1.0, 'exclusive': 1.0, 'file': 'new.c'}}
@@ -1114,7 +1141,7 @@ PER_FUNCTION = {
 
 
 def test_function_rows_and_their_table():
-    rows = bench.function_rows(PER_FUNCTION, 'socket.socket')
+    rows = function_rows(PER_FUNCTION, 'socket.socket')
     # where the instructions are first, then their callers; less than one
     # instruction per call is no difference
     assert list(rows) == ['sock_initobj', 'sock_cloexec_arg',
@@ -1122,7 +1149,7 @@ def test_function_rows_and_their_table():
     assert rows['sock_cloexec_arg'] == {
         'file': 'sock_cloexec_arg.c', 'baseline': [0.0, 0.0],
         'patched': [40, 40], 'patched-e': [45, 45]}
-    table = bench.function_table(rows)
+    table = function_table(rows)
     assert table[0] == ('| function | stock: inclusive | stock: exclusive | '
                         'patched - stock: inclusive | patched - stock: '
                         'exclusive | patched -e - stock: inclusive | '
@@ -1132,9 +1159,9 @@ def test_function_rows_and_their_table():
     assert table[4] == ('| `_PyEval_EvalFrameDefault` '
                         '(_PyEval_EvalFrameDefault.c) | 6900 | 2000 | +219 '
                         '| = | +254 | = |')
-    assert bench.function_table(rows, limit=2)[-1].startswith(
+    assert function_table(rows, limit=2)[-1].startswith(
         '1 more function differs (all of them: results.json')
-    assert bench.function_rows(PER_FUNCTION, 'os.pipe') == {}
+    assert function_rows(PER_FUNCTION, 'os.pipe') == {}
 
 
 def test_instruction_target_at_most_one_percent_over_stock():
@@ -1145,7 +1172,7 @@ def test_instruction_target_at_most_one_percent_over_stock():
               ('os.pipe', 'patched-e'): 5027.0,
               ('os.dup', 'baseline'): 4000.0, ('os.dup', 'patched'): 4000.0,
               ('os.dup', 'patched-e'): 4040.0}
-    held, missed = bench.instruction_targets(counts)
+    held, missed = instruction_targets(counts)
     assert missed == [
         "instructions per call, patched (default False): at most +1% over "
         "the baseline's: socket.socket +219 (+3.1%)",
@@ -1154,10 +1181,10 @@ def test_instruction_target_at_most_one_percent_over_stock():
     assert held == []
     # fewer than stock, or exactly +1%: held
     del counts['socket.socket', 'patched-e']
-    held, missed = bench.instruction_targets(counts)
+    held, missed = instruction_targets(counts)
     assert held == ["instructions per call, patched -e: at most +1% over "
                     "the baseline's"]
-    assert bench.instruction_targets({}) == ([], [])
+    assert instruction_targets({}) == ([], [])
 
 
 FAKE_VALGRIND = """#!{python}
@@ -1217,9 +1244,9 @@ def test_measure_instructions_per_call_and_per_function(tmp_path,
     from pep433tool.util import clean_env
     fake_callgrind(tmp_path, monkeypatch)
     paths = fake_builds(tmp_path / 'work', variant='optimized')
-    plan = bench.Plan.make(True)
-    b = bench.Bench(paths, tmp_path / 'out', plan, tmp_path, seed=1,
-                    variant='optimized')
+    plan = Plan.make(True)
+    b = Bench(paths, tmp_path / 'out', plan, tmp_path, seed=1,
+              variant='optimized')
     (b.pylib / 'pyperf').mkdir(parents=True)
     b.env = clean_env()
     counts, functions = b.measure_instructions(('os.open',), (200, 600))
@@ -1246,24 +1273,24 @@ def fake_measurements(monkeypatch, tools, per_function=PER_FUNCTION):
     """Bench's measurements replaced by canned ones (socket.socket)."""
     from pep433tool import selftest
     monkeypatch.setattr(selftest, 'ensure_tools', lambda paths: tools)
-    monkeypatch.setattr(bench.Bench, 'prepare',
+    monkeypatch.setattr(Bench, 'prepare',
                         lambda self: self.output.mkdir(parents=True,
                                                        exist_ok=True))
-    monkeypatch.setattr(bench.Bench, 'run_syscalls', lambda self: {
+    monkeypatch.setattr(Bench, 'run_syscalls', lambda self: {
         ('socket.socket', s): ['socket'] for s in ('baseline', 'patched',
                                                    'patched-e')})
     micro = {('socket.socket', 'baseline'): {'time': 2e-6}}
     micro.update({('socket.socket', s): {'time': 2e-6, 'median': 1.0,
                                          'q1': 1.0, 'q3': 1.0}
                   for s in ('patched', 'patched-e')})
-    monkeypatch.setattr(bench.Bench, 'run_micro',
+    monkeypatch.setattr(Bench, 'run_micro',
                         lambda self: (micro, {}, {}))
     counts = {('socket.socket', 'baseline'): 7000.0,
               ('socket.socket', 'patched'): 7219.0,
               ('socket.socket', 'patched-e'): 7020.0}
-    monkeypatch.setattr(bench.Bench, 'measure_instructions',
+    monkeypatch.setattr(Bench, 'measure_instructions',
                         lambda self: (counts, per_function))
-    monkeypatch.setattr(bench.Bench, 'plot', lambda self, results: None)
+    monkeypatch.setattr(Bench, 'plot', lambda self, results: None)
 
 
 def test_bench_reports_the_instruction_target_and_the_functions(
@@ -1272,7 +1299,7 @@ def test_bench_reports_the_instruction_target_and_the_functions(
     fake_measurements(monkeypatch, fake_tools(tmp_path))
     out = tmp_path / 'run'
     # a missed target is reported, and is no error
-    assert bench.run_bench(paths, output=out, pyperformance=False) == 0
+    assert run_bench(paths, output=out, pyperformance=False) == 0
     assert ("target missed: instructions per call, patched (default "
             "False): at most +1% over the baseline's: socket.socket +219 "
             "(+3.1%)") in caplog.text
@@ -1296,30 +1323,30 @@ def test_bench_reports_the_instruction_target_and_the_functions(
             '+150 | +80 |\n| `sock_cloexec_arg`') in report
     assert '`os.pipe`:' not in report       # not measured here
     # results.json renders again to the same report
-    assert bench.render_report(bench.deserialise(results)) == report
+    assert render_report(deserialise(results)) == report
 
 
 def test_bench_optimized_measures_and_names_the_optimized_builds(
         tmp_path, monkeypatch):
     paths = fake_builds(tmp_path / 'work', variant='optimized')
     for build in ('baseline', 'patched'):
-        stamp = bench.build_dir(paths, build, 'optimized') / \
+        stamp = build_dir(paths, build, 'optimized') / \
             '.pep433-configure.json'
         stamp.write_text(json.dumps({
             'src': '/src', 'configure_args': ['--enable-optimizations',
                                               '--with-lto']}))
     # the plain builds are not there: bench --optimized does not need them
-    with pytest.raises(bench.PreconditionError) as info:
-        bench.check_builds(paths)
+    with pytest.raises(PreconditionError) as info:
+        check_builds(paths)
     assert info.value.hint == 'scripts/pep433 build'
-    bench.check_builds(paths, 'optimized')
-    with pytest.raises(bench.PreconditionError) as info:
-        bench.check_builds(Paths(workdir=tmp_path / 'none'), 'optimized')
+    check_builds(paths, 'optimized')
+    with pytest.raises(PreconditionError) as info:
+        check_builds(Paths(workdir=tmp_path / 'none'), 'optimized')
     assert info.value.hint == 'scripts/pep433 build --optimized'
     fake_measurements(monkeypatch, fake_tools(tmp_path))
     out = tmp_path / 'run'
-    assert bench.run_bench(paths, output=out, pyperformance=False,
-                           variant='optimized') == 0
+    assert run_bench(paths, output=out, pyperformance=False,
+                     variant='optimized') == 0
     results = json.loads((out / 'results.json').read_text())
     assert results['variant'] == 'optimized'
     assert results['build_dirs'] == {'baseline': 'baseline-optimized',
@@ -1350,10 +1377,10 @@ def test_suite_on_the_optimized_builds(tmp_path, monkeypatch):
     monkeypatch.setenv('FAKE_LOG', str(log))
     monkeypatch.setenv('FAKE_OUTPUT', str(output))
     monkeypatch.setattr(selftest, 'ensure_tools', lambda paths: tools)
-    monkeypatch.setattr(bench.Bench, 'plot', lambda self, results: None)
+    monkeypatch.setattr(Bench, 'plot', lambda self, results: None)
     out = tmp_path / 'suite'
-    assert bench.run_bench(paths, output=out, suite=['alpha'], passes=1,
-                           variant='optimized') == 0
+    assert run_bench(paths, output=out, suite=['alpha'], passes=1,
+                     variant='optimized') == 0
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     assert [c[c.index('--python') + 1].split('/')[-2] for c in calls] == \
         ['baseline-optimized', 'patched-optimized']
@@ -1370,14 +1397,14 @@ def test_combine_refuses_to_pool_optimized_and_plain_runs(tmp_path):
     optimized = [saved_run(tmp_path / f'opt{i}', hhmm, [1.0, 1.0, 1.0],
                            variant='optimized')
                  for i, hhmm in enumerate(('14:04', '14:56'))]
-    with pytest.raises(bench.PreconditionError) as info:
-        bench.run_combine(paths, [plain, optimized[0]], tools=tools)
+    with pytest.raises(PreconditionError) as info:
+        run_combine(paths, [plain, optimized[0]], tools=tools)
     assert 'measured the plain builds and' in str(info.value)
     assert 'the optimized builds (PGO + LTO): runs of other builds cannot ' \
         'be pooled' in str(info.value)
     assert 'bench --optimized' in info.value.hint
     out = tmp_path / 'combined'
-    assert bench.run_combine(paths, optimized, output=out, tools=tools) == 0
+    assert run_combine(paths, optimized, output=out, tools=tools) == 0
     report = (out / 'report.md').read_text()
     assert report.splitlines()[0] == (
         '# PEP 433 benchmark: 2 runs pooled, patched vs stock CPython '
@@ -1394,14 +1421,16 @@ def test_cli_bench_optimized(monkeypatch, tmp_path):
         seen.update(kwargs)
         return 0
 
-    monkeypatch.setattr(bench, 'run_bench', fake)
+    monkeypatch.setattr(bench.command, 'run_bench', fake)
     work = ['--workdir', str(tmp_path)]
     assert cli.main(work + ['bench', '--optimized', '--suite', 'all']) == 0
     assert seen['variant'] == 'optimized' and seen['suite'] == 'all'
     assert cli.main(work + ['bench']) == 0
     assert 'variant' not in seen
-    assert cli.main(work + ['bench', '--combine', 'a', 'b',
+    assert cli.main(work + ['bench', 'combine', 'a', 'b',
                             '--optimized']) == 2
+    assert cli.main(work + ['bench', '--optimized', 'combine', 'a',
+                            'b']) == 2
 
 
 def overlaps(a, b):
@@ -1412,7 +1441,7 @@ def drawn(results):
     """The figure of *results*, drawn, and its renderer."""
     pytest.importorskip('matplotlib')
     from pep433tool.bench import plot as benchplot
-    fig = benchplot.figure(json.loads(json.dumps(bench._serialise(results))))
+    fig = benchplot.figure(json.loads(json.dumps(_serialise(results))))
     fig.canvas.draw()
     return fig, fig.canvas.get_renderer()
 
@@ -1439,11 +1468,11 @@ def test_suite_plot_title_clears_the_panel_title():
 
 def test_micro_plot_legend_covers_no_point():
     import matplotlib.pyplot as plt
-    calls = list(bench.MICRO_CALLS)
+    calls = list(MICRO_CALLS)
     micro = {}
     for i, call in enumerate(calls):
         micro[call, 'baseline'] = {'time': 1e-6}
-        for j, s in enumerate(bench.SERIES[1:]):
+        for j, s in enumerate(SERIES[1:]):
             # points everywhere, the top right corner included
             value = 0.97 + 0.015 * ((i + j) % 9)
             micro[call, s.name] = {'time': 1e-6, 'median': value,
@@ -1462,5 +1491,5 @@ def test_micro_plot_legend_covers_no_point():
         assert not overlaps(box, ax.xaxis.label.get_window_extent(renderer))
         assert not overlaps(box, ax.get_window_extent(renderer))
         assert box.y0 >= 0
-        assert len(legend.get_texts()) == len(bench.SERIES) - 1
+        assert len(legend.get_texts()) == len(SERIES) - 1
         plt.close(fig)

@@ -11,7 +11,12 @@ import pytest
 
 from conftest import (ORIGINAL_WORKDIR, SCRIPTS, commit_all, git,
                       make_base, write)
-from pep433tool import docs
+from pep433tool import docs, reviewdocs
+from pep433tool.sphinxwarnings import (SphinxWarning, compare_report,
+                                       compare_warnings, empty_store,
+                                       merge_warnings, parse_warnings,
+                                       record_phases, seen_phases,
+                                       store_warnings)
 
 
 MSG = 'py:const reference target not found: MSG_CMSG_CLOEXEC'
@@ -57,7 +62,7 @@ def test_the_saved_texts_are_real_sphinx_lines():
 
 
 def parse(text, tree='patched'):
-    return docs.parse_warnings(
+    return parse_warnings(
         text, srcdir=f'/work/build/docs/src-{tree}/Doc')
 
 
@@ -68,10 +73,10 @@ def key(path, message, level='WARNING'):
 # --- parsing and normalisation -----------------------------------------------
 
 def test_parse_new_and_old_format_normalise_alike():
-    new = docs.parse_warnings(
+    new = parse_warnings(
         '/path/Doc/library/socket.rst:123: WARNING: py:const reference '
         'target not found: MSG_CMSG_CLOEXEC [ref.const]\n')
-    old = docs.parse_warnings(
+    old = parse_warnings(
         '/other/checkout/Doc/library/socket.rst:456: WARNING: py:const '
         'reference target not found: MSG_CMSG_CLOEXEC\n')
     assert [w.key for w in new] == [w.key for w in old] == [
@@ -92,7 +97,7 @@ def test_parse_paths_relative_to_srcdir_and_odd_locations():
             '/w/src/Doc/library/os.rst:None: ERROR: Unknown directive type '
             '"foo". [docutils]\n'
             '   continuation of the error\n')
-    ws = docs.parse_warnings(text, srcdir='/w/src/Doc')
+    ws = parse_warnings(text, srcdir='/w/src/Doc')
     assert [(w.path, w.line, w.level) for w in ws] == [
         ('build/NEWS', 7, 'WARNING'), ('../Misc/NEWS', None, 'WARNING'),
         ('<unknown>', 218, 'WARNING'), ('', None, 'WARNING'),
@@ -107,8 +112,8 @@ def test_absolute_paths_in_messages_are_made_relative():
     text = ('/a/src-patched/Doc/library/os.rst:3: WARNING: duplicate object '
             'description of os.x, other instance in '
             '/a/src-patched/Doc/library/posix.rst, use :no-index:\n')
-    (w,) = docs.parse_warnings(text, srcdir='/a/src-patched/Doc')
-    (v,) = docs.parse_warnings(text.replace('src-patched', 'elsewhere'))
+    (w,) = parse_warnings(text, srcdir='/a/src-patched/Doc')
+    (v,) = parse_warnings(text.replace('src-patched', 'elsewhere'))
     assert 'other instance in library/posix.rst' in w.message
     assert w.key == v.key
 
@@ -116,8 +121,8 @@ def test_absolute_paths_in_messages_are_made_relative():
 # --- comparison --------------------------------------------------------------
 
 def test_the_four_added_warnings_are_found():
-    added, removed = docs.compare_warnings(parse(BASELINE_TEXT, 'baseline'),
-                                           parse(PATCHED_TEXT))
+    added, removed = compare_warnings(parse(BASELINE_TEXT, 'baseline'),
+                                      parse(PATCHED_TEXT))
     assert dict(added) == {key('library/socket.rst', MSG): 3,
                            key('library/socket.rst', SCM): 1}
     assert not removed
@@ -125,7 +130,7 @@ def test_the_four_added_warnings_are_found():
 
 def test_line_moves_are_ignored():
     # every baseline warning also in the patched tree, at other lines
-    added, removed = docs.compare_warnings(
+    added, removed = compare_warnings(
         parse(BASELINE_TEXT, 'baseline'),
         parse(BASELINE_TEXT.replace(':14', ':24').replace(':17', ':27')))
     assert not added and not removed
@@ -135,9 +140,9 @@ def test_duplicates_are_counted():
     one = parse(f'{SOCKET}:10: WARNING: {SCM} [ref.const]\n')
     two = parse(f'{SOCKET}:10: WARNING: {SCM} [ref.const]\n'
                 f'{SOCKET}:99: WARNING: {SCM} [ref.const]\n')
-    added, removed = docs.compare_warnings(one, two)
+    added, removed = compare_warnings(one, two)
     assert dict(added) == {key('library/socket.rst', SCM): 1}
-    added, removed = docs.compare_warnings(two, one)
+    added, removed = compare_warnings(two, one)
     assert not added and dict(removed) == {key('library/socket.rst', SCM): 1}
 
 
@@ -145,8 +150,8 @@ def test_a_removed_warning_is_not_counted_as_added():
     patched = parse(''.join(line for line in
                             PATCHED_TEXT.splitlines(keepends=True)
                             if 'os.rst:97' not in line))
-    report, added = docs.compare_report(parse(BASELINE_TEXT, 'baseline'),
-                                        patched)
+    report, added = compare_report(parse(BASELINE_TEXT, 'baseline'),
+                                   patched)
     assert added == 4
     assert 'removed by the patched tree (for information): 1' in report
     assert '-1 library/os.rst: WARNING: py:func reference target not ' \
@@ -154,8 +159,8 @@ def test_a_removed_warning_is_not_counted_as_added():
 
 
 def test_report_lists_counts_and_lines():
-    report, added = docs.compare_report(parse(BASELINE_TEXT, 'baseline'),
-                                        parse(PATCHED_TEXT))
+    report, added = compare_report(parse(BASELINE_TEXT, 'baseline'),
+                                   parse(PATCHED_TEXT))
     assert added == 4
     assert 'docs warnings: baseline 7, patched 11' in report
     assert 'added by the patched tree: 4' in report
@@ -190,34 +195,34 @@ build succeeded, 3 warnings.
 
 
 def test_record_phases_and_seen_phases():
-    assert docs.record_phases(LOG) == ['init', 'read', 'write']
-    assert docs.seen_phases(LOG) == {'init', 'read', 'consistency', 'write'}
+    assert record_phases(LOG) == ['init', 'read', 'write']
+    assert seen_phases(LOG) == {'init', 'read', 'consistency', 'write'}
     quiet = 'loading pickled environment... done\nupdating environment: ' \
             '0 added, 0 changed\npreparing documents... done\n'
-    assert docs.seen_phases(quiet) == {'init', 'read', 'write'}
+    assert seen_phases(quiet) == {'init', 'read', 'write'}
 
 
 def records(text, phase):
-    return [docs.SphinxWarning(**{**w.__dict__, 'phase': phase})
+    return [SphinxWarning(**{**w.__dict__, 'phase': phase})
             for w in parse(text)]
 
 
 def test_merge_keeps_the_warnings_of_pages_sphinx_did_not_rebuild():
     first = records(PATCHED_TEXT, 'write')
-    store = docs.merge_warnings(docs.empty_store(), first, reread={'x'},
-                                written={'library/socket'},
-                                phases_seen={'init', 'read', 'write'})
-    assert len(docs.store_warnings(store)) == 11
+    store = merge_warnings(empty_store(), first, reread={'x'},
+                           written={'library/socket'},
+                           phases_seen={'init', 'read', 'write'})
+    assert len(store_warnings(store)) == 11
     # a rerun that changed nothing reports nothing and keeps everything
-    same = docs.merge_warnings(store, [], reread=set(), written={'genindex'},
-                               phases_seen={'init', 'read', 'write'})
-    assert docs.store_warnings(same) == docs.store_warnings(store)
+    same = merge_warnings(store, [], reread=set(), written={'genindex'},
+                          phases_seen={'init', 'read', 'write'})
+    assert store_warnings(same) == store_warnings(store)
     # socket.rst fixed: only its page is re-read and re-written
     fixed = records(f'{SOCKET}:1411: WARNING: {SCM} [ref.const]\n', 'write')
-    new = docs.merge_warnings(store, fixed, reread={'library/socket'},
-                              written={'library/socket', 'library/ipc'},
-                              phases_seen={'init', 'read', 'write'})
-    ws = docs.store_warnings(new)
+    new = merge_warnings(store, fixed, reread={'library/socket'},
+                         written={'library/socket', 'library/ipc'},
+                         phases_seen={'init', 'read', 'write'})
+    ws = store_warnings(new)
     assert len(ws) == 4
     assert [w.path for w in ws] == ['<unknown>', 'build/NEWS',
                                     'library/os.rst', 'library/socket.rst']
@@ -228,24 +233,24 @@ def test_merge_by_phase_and_dropped_documents():
     write_ = records(f'{SOCKET}:9: WARNING: a write warning\n', 'write')
     cons = records(f'{SOCKET}: WARNING: document isn\'t included in any '
                    'toctree\n', 'consistency')
-    store = docs.merge_warnings(docs.empty_store(), read + write_ + cons,
-                                reread={'library/socket'},
-                                written={'library/socket'},
-                                phases_seen={'read', 'consistency', 'write'})
-    assert len(docs.store_warnings(store)) == 3
+    store = merge_warnings(empty_store(), read + write_ + cons,
+                           reread={'library/socket'},
+                           written={'library/socket'},
+                           phases_seen={'read', 'consistency', 'write'})
+    assert len(store_warnings(store)) == 3
     # written again but not re-read: the read warning stays, the write
     # warning is replaced, no consistency check ran
-    again = docs.merge_warnings(store, [], reread=set(),
-                                written={'library/socket'},
-                                phases_seen={'init', 'read', 'write'})
-    assert [w.message for w in docs.store_warnings(again)] == [
+    again = merge_warnings(store, [], reread=set(),
+                           written={'library/socket'},
+                           phases_seen={'init', 'read', 'write'})
+    assert [w.message for w in store_warnings(again)] == [
         "document isn't included in any toctree", 'a read warning']
     # the document was deleted
-    gone = docs.merge_warnings(again, [], reread=set(), written=set(),
-                               phases_seen={'init', 'read', 'consistency',
+    gone = merge_warnings(again, [], reread=set(), written=set(),
+                          phases_seen={'init', 'read', 'consistency',
                                             'write'},
                                exists=lambda key: key != 'library/socket')
-    assert docs.store_warnings(gone) == []
+    assert store_warnings(gone) == []
 
 
 # --- the command -------------------------------------------------------------
@@ -259,8 +264,8 @@ def fake_build(monkeypatch):
     def build_docs(dpaths, name, src, jobs=None, label=None, clean=False):
         calls.append((name, docs.gitutil.rev_parse(src, 'HEAD')))
         warnings = parse(texts[name], name)
-        store = docs.merge_warnings(
-            docs.empty_store(), warnings, reread=set(), written=set(),
+        store = merge_warnings(
+            empty_store(), warnings, reread=set(), written=set(),
             phases_seen={'init'})
         docs.save_state(dpaths, name, {
             'building': False, 'store': store,
@@ -361,7 +366,7 @@ NEW_PAGE = OLD_PAGE.replace(
 
 
 def test_html_text_keeps_the_reader_visible_text():
-    text = docs.html_text(OLD_PAGE)
+    text = reviewdocs.html_text(OLD_PAGE)
     assert 'Navigation' not in text and 'Last updated' not in text
     assert 'var x' not in text and '¶' not in text
     assert text.splitlines()[0] == 'os — interfaces'
@@ -372,15 +377,16 @@ def test_html_text_keeps_the_reader_visible_text():
 
 
 def test_text_diff_of_two_pages():
-    diff = docs.text_diff(OLD_PAGE, NEW_PAGE, 'library/os.html')
+    diff = reviewdocs.text_diff(OLD_PAGE, NEW_PAGE, 'library/os.html')
     lines = diff.splitlines()
     assert lines[:2] == ['--- a/library/os.html', '+++ b/library/os.html']
     assert '-os.dup(fd)' in lines
     assert '+os.dup(fd, *, cloexec=None)' in lines
     assert ('+    Changed in version 3.13.5+pep433: Added the cloexec '
             'parameter.') in lines
-    assert docs.text_diff(OLD_PAGE, OLD_PAGE, 'x') == ''
-    assert docs.text_diff('', NEW_PAGE, 'new.html').startswith('--- a/new')
+    assert reviewdocs.text_diff(OLD_PAGE, OLD_PAGE, 'x') == ''
+    assert reviewdocs.text_diff('', NEW_PAGE, 'new.html').startswith(
+        '--- a/new')
 
 
 def test_review_writes_the_docs(exported, tmp_path):
@@ -398,7 +404,7 @@ def test_review_writes_the_docs(exported, tmp_path):
         write(out, 'library/sys.html', html)
         write(out, '_static/pydoctheme.css', 'body {}\n')
         docs.save_state(dpaths, name, {
-            'building': False, 'store': docs.empty_store(),
+            'building': False, 'store': empty_store(),
             'commit': git(repo, 'rev-parse', rev)})
     review = tmp_path / 'review'
     assert exported.run('review', str(review)) == 0
@@ -471,21 +477,21 @@ def test_real_sphinx_incremental_warnings(tmp_path):
                 env={**docs.os.environ, 'PYTHONUNBUFFERED': '1',
                      'LC_ALL': 'C.UTF-8'})
         log_text = logfile.read_text()
-        recs = docs.parse_warnings(warnfile.read_text(), srcdir=src,
-                                   phases=docs.record_phases(log_text))
-        return (recs, docs.seen_phases(log_text),
+        recs = parse_warnings(warnfile.read_text(), srcdir=src,
+                              phases=record_phases(log_text))
+        return (recs, seen_phases(log_text),
                 docs._touched_since(tmp_path / 'dt', '.doctree', start),
                 docs._touched_since(tmp_path / 'html', '.html', start))
 
-    store = docs.empty_store()
+    store = empty_store()
     for step in range(3):
         if step == 2:
             write(src, 'a.rst', 'A\n=\n\n``NOPE_A``\n')
         recs, seen, reread, written = build()
-        store = docs.merge_warnings(store, recs, reread=reread,
-                                    written=written, phases_seen=seen)
+        store = merge_warnings(store, recs, reread=reread,
+                               written=written, phases_seen=seen)
         messages = sorted(w.message.split(': ')[-1]
-                          for w in docs.store_warnings(store))
+                          for w in store_warnings(store))
         assert messages == (['NOPE_A', 'NOPE_B'] if step < 2
                             else ['NOPE_B']), (step, recs)
         if step == 1:

@@ -32,6 +32,7 @@ from conftest import (Project, SCRIPTS, bases_table, commit_all,
                       fake_source, git, make_base, make_series_commits,
                       write, write_tarball)
 from pep433tool import bases, build, fetch
+from pep433tool.util import sha256_of
 
 SCRIPT = SCRIPTS / 'pep433'
 
@@ -367,7 +368,7 @@ def fake_tarball(path, version='3.13.5', top='Python-3.13.5'):
 def good_sha(monkeypatch, tmp_path):
     """Make a fake 3.13.5 tarball "the release" (its sha256 expected)."""
     good = fake_tarball(tmp_path / 'good.tar.xz')
-    pin_sha256(monkeypatch, tmp_path, fetch.sha256_of(good))
+    pin_sha256(monkeypatch, tmp_path, sha256_of(good))
     return good
 
 
@@ -424,7 +425,7 @@ def test_wrong_version_inside_a_matching_tarball_is_refused(
     """Belt and braces: the version check after the checksum."""
     proj = Project(tmp_path / 'p')
     other = fake_tarball(tmp_path / 'x.tar.xz', '3.13.4')
-    pin_sha256(monkeypatch, tmp_path, fetch.sha256_of(other))
+    pin_sha256(monkeypatch, tmp_path, sha256_of(other))
     assert proj.run('fetch', '--tarball', str(other)) == 3
     assert 'contains Python 3.13.4, not 3.13.5' in caplog.text
     assert not proj.cpython.exists()

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from pep433tool import bases, fetch
+from pep433tool import bases, fetch, privateapt
 from pep433tool.errors import PreconditionError
-from pep433tool.util import Paths
+from pep433tool.util import Paths, sha256_of
 
 from conftest import git, write_tarball
 
@@ -52,14 +52,14 @@ def make_etc(tmp_path, sources_list=None, parts=None):
 
 
 def test_parse_deb822():
-    entries = fetch.parse_deb822_sources(DEB822)
+    entries = privateapt.parse_deb822_sources(DEB822)
     assert len(entries) == 2           # the disabled stanza is skipped
     assert entries[0]['uris'] == ['http://mirror.example/debian']
     assert entries[0]['suites'] == ['bookworm', 'bookworm-updates']
 
 
 def test_parse_one_line():
-    entries = fetch.parse_one_line_sources(ONE_LINE)
+    entries = privateapt.parse_one_line_sources(ONE_LINE)
     assert [e['types'] for e in entries] == [['deb'], ['deb-src'], ['deb']]
     assert entries[0]['uris'] == ['http://one.example/debian']
     assert entries[0]['suites'] == ['bookworm']
@@ -69,8 +69,8 @@ def test_parse_one_line():
 def test_archive_uri_deb822(tmp_path):
     etc = make_etc(tmp_path, parts={'debian.sources': DEB822,
                                     'x.list.disabled': ONE_LINE})
-    entries = fetch.system_sources(etc)
-    assert fetch.archive_uri(entries, 'bookworm') == \
+    entries = privateapt.system_sources(etc)
+    assert privateapt.archive_uri(entries, 'bookworm') == \
         'http://mirror.example/debian'
 
 
@@ -78,23 +78,23 @@ def test_archive_uri_one_line_skips_security_and_deb_src(tmp_path):
     etc = make_etc(tmp_path, sources_list=(
         'deb http://sec.example/debian-security bookworm-security main\n'
         'deb-src http://src.example/debian bookworm main\n' + ONE_LINE))
-    entries = fetch.system_sources(etc)
-    assert fetch.archive_uri(entries, 'bookworm') == \
+    entries = privateapt.system_sources(etc)
+    assert privateapt.archive_uri(entries, 'bookworm') == \
         'http://one.example/debian'
-    assert fetch.archive_uri(entries, 'trixie') is None
+    assert privateapt.archive_uri(entries, 'trixie') is None
 
 
 def test_os_codename(tmp_path):
     path = tmp_path / 'os-release'
     path.write_text('NAME="Debian GNU/Linux"\nVERSION_CODENAME=bookworm\n')
-    assert fetch.os_codename(path) == 'bookworm'
-    assert fetch.os_codename(tmp_path / 'missing') is None
+    assert privateapt.os_codename(path) == 'bookworm'
+    assert privateapt.os_codename(tmp_path / 'missing') is None
 
 
 def test_private_apt_config(tmp_path):
-    options = fetch.private_apt_config(tmp_path / 'apt',
-                                       'http://mirror.example/debian',
-                                       ('trixie', 'forky'))
+    options = privateapt.private_apt_config(tmp_path / 'apt',
+                                            'http://mirror.example/debian',
+                                            ('trixie', 'forky'))
     sources = tmp_path / 'apt' / 'sources.list.d' / 'pep433-src.sources'
     assert sources.read_text() == (
         'Types: deb-src\nURIs: http://mirror.example/debian\n'
@@ -107,7 +107,7 @@ def test_private_apt_config(tmp_path):
         in text
     assert '/etc/apt' not in text
     # the generated file parses as the deb-src entry we want
-    (entry,) = fetch.parse_deb822_sources(sources.read_text())
+    (entry,) = privateapt.parse_deb822_sources(sources.read_text())
     assert entry['types'] == ['deb-src']
     assert entry['suites'] == ['trixie', 'forky']
 
@@ -179,7 +179,7 @@ def test_fetch_cli(tmp_path, monkeypatch):
     assert proj.run('fetch', '--tarball', str(tarball)) == 3
     assert not proj.cpython.exists()
     monkeypatch.setenv('PEP433_BASES', str(bases_table(
-        tmp_path / 'bases.toml', {'sha256': fetch.sha256_of(tarball)})))
+        tmp_path / 'bases.toml', {'sha256': sha256_of(tarball)})))
     assert proj.run('fetch', '--tarball', str(tarball)) == 0
     assert fetch.checkout_ok(proj.cpython, bases.get('3.13.5'))
     assert (proj.workdir / 'baseline-src' / 'Lib' / 'os.py').exists()
@@ -247,7 +247,7 @@ def test_fetch_downloads_the_release_url(tmp_path, monkeypatch, http_server):
     tarball = fake_tarball(tmp_path)
     (root / 'Python-3.13.5.tar.xz').write_bytes(tarball.read_bytes())
     proj = url_project(tmp_path, monkeypatch, f'{url}/Python-3.13.5.tar.xz',
-                       fetch.sha256_of(tarball))
+                       sha256_of(tarball))
 
     def no_debian(paths):
         raise AssertionError('Debian must not be asked: the URL worked')
@@ -266,7 +266,7 @@ def test_url_with_wrong_checksum_falls_back_to_debian(
     tarball = fake_tarball(tmp_path)
     (root / 'Python-3.13.5.tar.xz').write_bytes(b'a truncated download')
     proj = url_project(tmp_path, monkeypatch, f'{url}/Python-3.13.5.tar.xz',
-                       fetch.sha256_of(tarball))
+                       sha256_of(tarball))
     asked = []
 
     def debian(paths):
@@ -298,7 +298,7 @@ def test_unreachable_url_and_no_debian_names_tarball(
 def test_cache_comes_first(tmp_path, monkeypatch):
     tarball = fake_tarball(tmp_path)
     proj = url_project(tmp_path, monkeypatch, 'http://127.0.0.1:9/x',
-                       fetch.sha256_of(tarball))
+                       sha256_of(tarball))
     fetch.store_in_cache(proj.paths, tarball)
 
     def nothing(*args, **kwargs):

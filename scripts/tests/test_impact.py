@@ -18,7 +18,7 @@ import pytest
 from conftest import SCRIPT, run_tool
 from pep433tool import cli, impact, impact_data, impact_report
 from pep433tool.errors import EXIT_PRECONDITION, PreconditionError
-from pep433tool.regrtest import Outcome
+from pep433tool.junit import Outcome
 
 DATA = Path(__file__).resolve().parent.parent.parent / 'impact' / \
     'packages.toml'
@@ -211,6 +211,22 @@ def test_cli_unknown_package_exit_3(tmp_path, capsys):
     code = cli.main(['--workdir', str(tmp_path), '--base', '3.13.5',
                      'impact', '--packages', 'nope'])
     assert code == EXIT_PRECONDITION
+
+
+def test_cli_render_runs_nothing_else(monkeypatch, tmp_path):
+    seen = []
+    monkeypatch.setattr(impact, 'run_render',
+                        lambda paths, outdir, **kw: seen.append((outdir, kw)))
+    monkeypatch.setattr(impact, 'run_impact', lambda *a, **kw: 1 / 0)
+    work = ['--workdir', str(tmp_path), '--base', '3.13.5']
+    assert cli.main(work + ['impact', 'render', 'out']) == 0
+    assert cli.main(work + ['impact', '--quick', 'render', 'out']) == 0
+    assert cli.main(work + ['impact', 'render', 'out', '--packages',
+                            'a,b']) == 0
+    assert seen == [('out', {'quick': False, 'packages': None}),
+                    ('out', {'quick': True, 'packages': None}),
+                    ('out', {'quick': False, 'packages': ['a', 'b']})]
+    assert cli.main(work + ['impact', 'render']) == 2
 
 
 def test_help_gives_the_times():

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SCRIPT, commit_all, fake_checkout, git, run_tool, write
-from pep433tool import check, cli, config, fetch, kqueue
+from pep433tool import check, cli, config, kqueue, privateapt
 from pep433tool.diagnostics import Diagnostic
 from pep433tool.errors import PreconditionError
 from pep433tool.util import Paths
@@ -141,11 +141,11 @@ def test_module_command_reads_the_makefile_and_runs_nothing(tmp_path):
 
 def test_private_apt_config_has_a_deb_entry(tmp_path):
     aptdir = tmp_path / 'apt' / 'kqueue'
-    options = fetch.private_apt_config(aptdir, MIRROR, ['experimental'],
-                                       types='deb')
+    options = privateapt.private_apt_config(aptdir, MIRROR, ['experimental'],
+                                            types='deb')
     parts = aptdir / 'sources.list.d'
     assert [p.name for p in parts.iterdir()] == ['pep433-deb.sources']
-    (entry,) = fetch.parse_deb822_sources(
+    (entry,) = privateapt.parse_deb822_sources(
         (parts / 'pep433-deb.sources').read_text())
     assert entry == {'types': ['deb'], 'uris': [MIRROR],
                      'suites': ['experimental'], 'components': ['main']}

@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from pep433tool import regrtest
+from pep433tool import junit
 from pep433tool.util import Paths
 
 from conftest import Project, commit_all, make_base, write
@@ -33,7 +33,7 @@ def xml(cases):
 def results(tmp_path, name, cases, output='', returncode=0):
     path = tmp_path / f'{name}.xml'
     path.write_text(xml(cases))
-    return regrtest.mode_results(path, output, returncode)
+    return junit.mode_results(path, output, returncode)
 
 
 def test_parse_junit_statuses(tmp_path):
@@ -62,13 +62,13 @@ def test_compare_new_known_absent_and_skip(tmp_path):
         ('test.test_os.A.test_broken_here', 'error', 'no vsock'),
         ('test.test_os.A.test_skipped', 'fail', 'now runs and fails'),
         ('test.test_cloexec.B.test_new', 'fail', 'new test fails')])
-    comp = regrtest.compare('patched', base, patched)
+    comp = junit.compare('patched', base, patched)
     new = {key: base_status for key, _, base_status in comp.new}
     assert new == {'test_os.A.test_ok': 'pass',
                    'test_os.A.test_skipped': 'skip',
                    'test_cloexec.B.test_new': 'absent'}
     assert [key for key, _ in comp.known] == ['test_os.A.test_broken_here']
-    report = regrtest.format_report(base, [comp])
+    report = junit.format_report(base, [comp])
     assert 'NEW FAILURES in patched (3)' in report
     assert 'known on this machine, not counted' in report
     assert 'boom' in report
@@ -184,7 +184,7 @@ def test_cli_missing_build_and_usage(fake_builds):
 
 
 def test_rerun_name():
-    from pep433tool.regrtest import rerun_name
+    from pep433tool.junit import rerun_name
     assert rerun_name('test_os.FDInheritanceTests.test_open') == 'test_os'
     assert rerun_name('test_asyncio.test_events.EventTests.test_x') == (
         'test_asyncio.test_events')
@@ -193,7 +193,7 @@ def test_rerun_name():
 
 
 def test_confirm_keeps_what_fails_again_and_drops_flaky():
-    from pep433tool.regrtest import Comparison, Outcome, confirm
+    from pep433tool.junit import Comparison, Outcome, confirm
     fail = Outcome('fail', 'boom')
     comp = Comparison('patched', {}, new=[
         ('test_a.T.test_flaky', fail, 'pass'),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pep433tool import regrtest, tsan
+from pep433tool import junit, regrtest, testcmd, tsan
 from pep433tool.errors import ProblemFound
 
 from conftest import commit_all, fake_checkout, git, make_base, write
@@ -100,12 +100,12 @@ def test_run_tsan_counts_the_series_races(tmp_path, monkeypatch):
         paths.results.mkdir(parents=True, exist_ok=True)
         (paths.results / f'{mode}.log').write_text(
             '0:00:02 load avg: 0.2 [1/1] test_cloexec_x passed\n')
-        return {'test_cloexec_x.T.test_a': regrtest.Outcome('pass')}
+        return {'test_cloexec_x.T.test_a': junit.Outcome('pass')}
 
     monkeypatch.setattr(regrtest, 'run_mode', run_mode)
     with pytest.raises(ProblemFound, match='2 problems under '
                                            'ThreadSanitizer'):
-        regrtest.run_tsan(paths, jobs=2)
+        testcmd.run_tsan(paths, jobs=2)
     summary = (paths.results / 'summary-tsan.txt').read_text()
     assert summary.startswith("# test --tsan (1 test modules, the series' "
                               "own)\n")

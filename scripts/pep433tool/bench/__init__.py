@@ -33,11 +33,12 @@ Five measurements, written to one output folder:
    of each pair of neighbouring passes (the noise of a single comparison).
 
 ``bench --suite`` (suite.py) runs pyperformance alone on its whole default
-suite; ``bench --combine`` (combine.py) pools the runs of several output
+suite; ``bench combine`` (combine.py) pools the runs of several output
 folders into one report; ``bench --optimized`` measures the builds of
 ``build --optimized`` (PGO + LTO) instead of the plain ones.  The targets
 are in targets.py, report.md is written by report.py, ratios.png by
-plot.py; command.py runs it all.
+plot.py; command.py runs it all.  This file is the command line: the
+options of ``bench`` and ``bench combine`` and their handlers.
 
 The tool's own Python needs no package: pyperf, pyperformance and
 matplotlib live in <workdir>/venv (scripts/requirements-dev.txt, installed
@@ -46,54 +47,96 @@ directory holding only a link to the venv's pyperf package.  The pyperf
 JSON files are read and merged here with the json module (pyperfio.py).
 """
 
-from ..errors import ExternalError, PreconditionError
-from .combine import run_combine
-from .command import (_serialise, build_identity, build_record, check_builds,
-                      deserialise, machine_info, plan_record, run_bench,
-                      write_results)
-from .instructions import (MIN_FUNCTION_DIFF, collected_instructions,
-                           function_rows, parse_annotate, per_call_functions,
-                           sum_functions)
-from .micro import read_rounds, round_file
-from .perf import (all_benchmarks_table, pass_file, pass_pairs,
-                   pyperformance_results)
-from .plan import (BASELINE_INHERITABLE, BENCHMARKS, COMPARED_SERIES,
-                   CONTROL_CALLS, LIKE_FOR_LIKE, MICRO_CALLS, PEP_ROWS,
-                   PEP_SERIES, QUICK_BENCHMARKS, REFERENCE, SERIES,
-                   SYSCALL_SERIES, TARGET_SERIES, TITLES, Plan, Series,
-                   interleaved)
-from .pyperfio import benchmarks_of, load_json, merge, values, write_json
-from .report import (builds_title, fmt_ratio, fmt_time, function_table,
-                     instruction_table, like_lines, micro_table, pair_lines,
-                     pep_table, pyperformance_table, render_combined,
-                     render_report, syscall_table)
-from .runner import Bench, build_dir
-from .stats import (geometric_mean, like_stats, pep_stats, pool_rounds,
-                    pyperformance_ratios, quartiles, ratio_stats)
-from .systemcalls import syscall_counts, syscall_diff
-from .targets import (GEOMEAN_TOLERANCE, INSTRUCTION_TOLERANCE,
-                      MICRO_TOLERANCE, geomean_target, instruction_targets,
-                      micro_targets, syscall_targets)
+import argparse
 
-__all__ = [
-    'ExternalError', 'PreconditionError', 'run_combine', '_serialise',
-    'build_identity', 'check_builds', 'deserialise', 'machine_info',
-    'plan_record', 'run_bench', 'write_results', 'collected_instructions',
-    'read_rounds', 'round_file', 'all_benchmarks_table', 'pass_file',
-    'pass_pairs',
-    'pyperformance_results', 'BASELINE_INHERITABLE', 'BENCHMARKS',
-    'COMPARED_SERIES', 'CONTROL_CALLS', 'LIKE_FOR_LIKE', 'MICRO_CALLS',
-    'PEP_ROWS', 'PEP_SERIES', 'QUICK_BENCHMARKS', 'REFERENCE', 'SERIES',
-    'SYSCALL_SERIES', 'TARGET_SERIES', 'TITLES', 'Plan', 'Series',
-    'interleaved', 'benchmarks_of', 'load_json', 'merge', 'values',
-    'write_json', 'fmt_ratio', 'fmt_time', 'instruction_table', 'like_lines',
-    'micro_table', 'pair_lines', 'pep_table', 'pyperformance_table',
-    'render_combined', 'render_report', 'syscall_table', 'Bench',
-    'geometric_mean', 'like_stats', 'pep_stats', 'pool_rounds',
-    'pyperformance_ratios', 'quartiles', 'ratio_stats', 'syscall_counts',
-    'syscall_diff', 'GEOMEAN_TOLERANCE', 'MICRO_TOLERANCE', 'geomean_target',
-    'micro_targets', 'syscall_targets', 'build_record', 'MIN_FUNCTION_DIFF',
-    'function_rows', 'parse_annotate', 'per_call_functions', 'sum_functions',
-    'builds_title', 'function_table', 'build_dir', 'INSTRUCTION_TOLERANCE',
-    'instruction_targets',
-]
+from .. import options
+from ..errors import UsageError
+from . import combine as _combine, command as _command
+
+
+# --- the command line --------------------------------------------------------
+
+SUMMARY = 'measure what the flag costs: patched vs stock CPython'
+DOCS = 'docs/performance.md'
+COMBINE_SUMMARY = 'measure nothing: pool the runs of bench output folders'
+
+#: The options of a measuring ``bench`` (flag, dest), which ``bench
+#: combine`` refuses.
+MEASURE_OPTIONS = (('--quick', 'quick'), ('--benchmarks', 'benchmarks'),
+                   ('--no-pyperformance', 'no_pyperformance'),
+                   ('--no-instructions', 'no_instructions'),
+                   ('--suite', 'suite'), ('--passes', 'passes'),
+                   ('--optimized', 'optimized'))
+
+
+def add_arguments(parser):
+    """``bench``'s options, and ``bench combine``'s."""
+    parser.add_argument('--quick', action='store_true',
+                        help='a short plan: a few minutes')
+    options.add_output(parser, '<workdir>/bench/<timestamp>')
+    parser.add_argument('--no-pyperformance', action='store_true',
+                        help='skip pyperformance')
+    parser.add_argument('--no-instructions', action='store_true',
+                        help='skip the instruction counts (callgrind)')
+    parser.add_argument('--benchmarks', '-b', metavar='LIST',
+                        help='pyperformance benchmarks, comma-separated')
+    parser.add_argument('--suite', metavar='all|LIST',
+                        help='pyperformance alone, on its suite or on LIST')
+    parser.add_argument('--passes', type=int, metavar='N',
+                        help='pyperformance passes of each build, ABBA order')
+    parser.add_argument('--optimized', action='store_true',
+                        help='measure the builds of build --optimized')
+    parser.add_argument('--seed', type=int, help=argparse.SUPPRESS)
+    parser.set_defaults(func=handle)
+    actions = parser.add_subparsers(dest='bench_action', metavar='combine')
+    combine = actions.add_parser(
+        'combine', help=COMBINE_SUMMARY,
+        description=COMBINE_SUMMARY[0].upper() + COMBINE_SUMMARY[1:] + '.')
+    combine.add_argument('dirs', nargs='+', metavar='DIR',
+                         help='a bench output folder, or the .tar.xz of one')
+    # given before or after "combine" alike
+    options.add_output(combine, '<workdir>/bench/combined-<timestamp>',
+                       default=argparse.SUPPRESS)
+    combine.set_defaults(func=handle_combine)
+
+
+def _names(text):
+    return [name for name in text.replace(',', ' ').split() if name]
+
+
+def handle(args, paths):
+    extra = {}      # only when given: the defaults stay run_bench()'s
+    if args.suite:
+        given = [opt for opt, on in (
+            ('--quick', args.quick), ('--benchmarks', args.benchmarks),
+            ('--no-pyperformance', args.no_pyperformance)) if on]
+        if given:
+            raise UsageError('--suite runs pyperformance alone, on its '
+                             'suite: ' + ', '.join(given) + ' cannot go '
+                             'with it')
+        names = _names(args.suite)
+        extra['suite'] = 'all' if names == ['all'] else names
+    if args.passes is not None:
+        if args.passes < 1:
+            raise UsageError('--passes must be at least 1')
+        if args.no_pyperformance:
+            raise UsageError('--passes with --no-pyperformance: there is no '
+                             'pyperformance pass to make')
+        extra['passes'] = args.passes
+    if args.optimized:
+        extra['variant'] = 'optimized'
+    return _command.run_bench(
+        paths, quick=args.quick, output=args.output,
+        pyperformance=not args.no_pyperformance,
+        benchmarks=_names(args.benchmarks) if args.benchmarks else None,
+        seed=args.seed, instructions=not args.no_instructions, **extra)
+
+
+def handle_combine(args, paths):
+    given = [opt for opt, dest in MEASURE_OPTIONS
+             if getattr(args, dest) not in (None, False)]
+    if given:
+        raise UsageError('bench combine pools measured folders and '
+                         'measures nothing: ' + ', '.join(given)
+                         + ' cannot go with it')
+    return _combine.run_combine(paths, args.dirs, output=args.output)

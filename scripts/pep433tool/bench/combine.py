@@ -1,4 +1,4 @@
-"""``bench --combine DIR...``: the runs of several output folders pooled.
+"""``bench combine DIR...``: the runs of several output folders pooled.
 
 Each folder is the output of a ``bench`` run (results.json, the pyperf
 files, rounds/).  The micro-benchmarks pool the rounds: round r of the
@@ -37,7 +37,7 @@ from .targets import geomean_target, micro_targets, syscall_targets
 log = logging.getLogger(__name__)
 
 
-#: What --combine reads of an output folder, hence what an archive of one
+#: What bench combine reads of an output folder, hence what an archive of one
 #: must hold: results.json, the micro-benchmarks' rounds and the
 #: pyperformance passes.
 ARCHIVE_MEMBERS = ('results.json', 'rounds', 'pyperformance')
@@ -221,16 +221,16 @@ def _serialise_combined(combined):
 
 
 def run_combine(paths, folders, output=None, tools=None):
-    """Implement ``bench --combine``; return 0.
+    """Implement ``bench combine``; return 0.
 
     *tools* is the venv's bin directory (for pyperf compare_to); default:
     selftest.ensure_tools().
     """
     if len(folders) < 2:
-        raise UsageError('--combine needs at least two folders')
+        raise UsageError('bench combine needs at least two folders')
     given = [Path(folder) for folder in folders]
     if len({folder.resolve() for folder in given}) < len(given):
-        raise UsageError('--combine: a folder is given twice (its rounds '
+        raise UsageError('bench combine: a folder is given twice (its rounds '
                          'would count twice)')
     with tempfile.TemporaryDirectory(prefix='pep433-combine-') as scratch:
         runs = [load_run(extract_run(folder, scratch)
@@ -249,7 +249,7 @@ def _combine(paths, runs, given, output, tools):
     output = (Path(output).resolve() if output
               else paths.workdir / 'bench' / f'combined-{stamp}')
     output.mkdir(parents=True, exist_ok=True)
-    log.info('bench --combine: %d runs into %s', len(runs), output)
+    log.info('bench combine: %d runs into %s', len(runs), output)
     first = runs[0][1]
     plan = first['plan']
     combined = {

@@ -2,7 +2,7 @@
 
 run_bench() runs a measurement into an output folder: results.json
 (write_results()), report.md, ratios.png and the files of each
-measurement.  results.json also records what --combine compares before it
+measurement.  results.json also records what bench combine compares before it
 pools folders: which builds were measured ('variant': None for the plain
 builds, 'optimized' for those of build --optimized; their folders and
 configure flags), their identity (build_identity()) and the plan
@@ -93,7 +93,7 @@ def build_record(paths, variant=None):
 
 
 def plan_record(plan, micro, benchmarks):
-    """What results.json records of the plan; --combine pools only runs
+    """What results.json records of the plan; bench combine pools only runs
     whose records are equal.  *benchmarks* is None when pyperformance did
     not run."""
     return {'rounds': plan.rounds, 'values': plan.values,

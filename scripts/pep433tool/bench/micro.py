@@ -6,7 +6,7 @@ with cloexec=False.  Every round runs each (call, series) once, a few
 values each, in a shuffled order, so that drift on the machine hits all
 series alike; each run is one process and writes its own file,
 rounds/<series>/<call>-<round>.json (round_file()), which read_rounds()
-reads back for ``bench --combine``.
+reads back for ``bench combine``.
 """
 
 import logging

@@ -1,7 +1,7 @@
 """report.md: the markdown tables and text of a ``bench`` run.
 
 render_report() writes a run's report from its results dict (see
-command.run_bench()), render_combined() that of ``bench --combine`` (see
+command.run_bench()), render_combined() that of ``bench combine`` (see
 combine.run_combine()); the tables are shared.
 """
 
@@ -474,7 +474,7 @@ def combined_micro_table(labels, runs, pooled, counts=None,
 
 
 def render_combined(combined):
-    """report.md of ``bench --combine`` from its dict (see run_combine)."""
+    """report.md of ``bench combine`` from its dict (see run_combine)."""
     runs = combined['runs']
     labels = [r['label'] for r in runs]
     builds = combined['builds']
