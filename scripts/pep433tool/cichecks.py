@@ -21,6 +21,7 @@ import re
 import shutil
 from pathlib import Path
 
+from . import config
 from .errors import PreconditionError
 from .util import run
 
@@ -31,9 +32,8 @@ log = logging.getLogger(__name__)
 ABI_CONFIGURE = ('--enable-shared', 'CFLAGS=-g -Og')
 ABIDIFF_OPTIONS = ('--drop-private-types', '--no-architecture',
                    '--no-added-syms')
-#: Debian packages the checks need: libabigail, and the headers the
-#: c-analyzer preprocesses every module with (dbm's ndbm.h).
-PACKAGES = ('abigail-tools', 'libgdbm-compat-dev')
+#: Debian packages the checks need
+PACKAGES = config.ABI_PACKAGES
 
 _LOCATION = re.compile(r' at [\w./-]+:\d+:\d+')
 _FILTERED = re.compile(r'\s*\(\d+ filtered\)')

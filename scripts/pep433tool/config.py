@@ -36,6 +36,13 @@ BUILD_DEPS = ('build-essential', 'pkg-config', 'libssl-dev', 'libffi-dev',
               'zlib1g-dev', 'libbz2-dev', 'liblzma-dev', 'libsqlite3-dev',
               'libreadline-dev', 'libncurses-dev', 'uuid-dev')
 TOOL_DEPS = ('ccache', 'strace', 'valgrind', 'xz-utils')
+#: Debian packages of check (h), CPython's CI checks: libabigail, and the
+#: headers the dbm modules need for the ABI dump
+ABI_PACKAGES = ('abigail-tools', 'libgdbm-compat-dev')
+#: Debian packages the tool's own tests use and skip without (the ABI
+#: check's fixture, the Windows compile, quilt on a patch set); selftest
+#: installs them as root, so that a fresh machine runs every test
+TEST_PACKAGES = ('quilt', WINDOWS_PACKAGE) + ABI_PACKAGES
 
 TEST_SUBSET = ('test_os', 'test_posix', 'test_socket', 'test_select',
                'test_epoll', 'test_subprocess', 'test_tempfile',

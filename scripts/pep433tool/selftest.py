@@ -3,7 +3,8 @@
 import logging
 import subprocess
 
-from . import venvs
+from . import config, deps, venvs
+from .errors import PreconditionError
 from .util import clean_env, format_cmd, run
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,19 @@ def ensure_tools(paths):
     return ensure_venv(paths, 'requirements-dev.txt').parent
 
 
+def ensure_test_packages():
+    """Install the Debian packages some tests skip without (as root); as
+    another user, say which tests will skip and the command that fixes it."""
+    try:
+        deps.ensure_packages(config.TEST_PACKAGES, 'packages the tests use')
+    except PreconditionError as exc:
+        log.warning('%s: the tests that need them will be skipped '
+                    '(to fix: %s)', exc.message, exc.hint)
+
+
 def run_selftest(paths, fast=False, pytest_args=()):
     """Implement the ``selftest`` subcommand; return pytest's exit code."""
+    ensure_test_packages()
     python = ensure_venv(paths)
     tests = paths.repo / 'scripts' / 'tests'
     cmd = [str(python), '-m', 'pytest', str(tests), '-rs', '-p',
