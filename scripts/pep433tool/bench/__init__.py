@@ -51,7 +51,7 @@ import argparse
 
 from .. import options
 from ..errors import UsageError
-from . import combine as _combine, command as _command
+from . import combine as _combine, command as _command, mppool as _mppool
 
 
 # --- the command line --------------------------------------------------------
@@ -59,6 +59,8 @@ from . import combine as _combine, command as _command
 SUMMARY = 'measure what the flag costs: patched vs stock CPython'
 DOCS = 'docs/performance.md'
 COMBINE_SUMMARY = 'measure nothing: pool the runs of bench output folders'
+MP_POOL_SUMMARY = ('bench_mp_pool on the baseline, prefixes of the series '
+                   'and the patched build')
 
 #: The options of a measuring ``bench`` (flag, dest), which ``bench
 #: combine`` refuses.
@@ -88,7 +90,8 @@ def add_arguments(parser):
                         help='measure the builds of build --optimized')
     parser.add_argument('--seed', type=int, help=argparse.SUPPRESS)
     parser.set_defaults(func=handle)
-    actions = parser.add_subparsers(dest='bench_action', metavar='combine')
+    actions = parser.add_subparsers(dest='bench_action',
+                                    metavar='{combine,mp-pool}')
     combine = actions.add_parser(
         'combine', help=COMBINE_SUMMARY,
         description=COMBINE_SUMMARY[0].upper() + COMBINE_SUMMARY[1:] + '.')
@@ -98,6 +101,29 @@ def add_arguments(parser):
     options.add_output(combine, '<workdir>/bench/combined-<timestamp>',
                        default=argparse.SUPPRESS)
     combine.set_defaults(func=handle_combine)
+    mp_pool = actions.add_parser(
+        'mp-pool', help=MP_POOL_SUMMARY,
+        description='Time pyperformance\'s ' + MP_POOL_SUMMARY
+        + ', in interleaved rounds, in a plain loop and inside '
+        'pyperformance.  More: ' + DOCS + '.')
+    mp_pool.add_argument('--at', metavar='N,N', default=','.join(
+        map(str, _mppool.DEFAULT_AT)),
+        help='prefixes to build: the first N patches (default: %(default)s)')
+    mp_pool.add_argument('--rounds', type=int, default=5, metavar='N',
+                         help='interleaved rounds (default: %(default)s)')
+    mp_pool.add_argument('--loops', type=int, default=20, metavar='N',
+                         help='plain-loop loops a round (default: '
+                              '%(default)s)')
+    mp_pool.add_argument('--no-pyperformance', action='store_true',
+                         default=argparse.SUPPRESS,
+                         help='the plain loop only')
+    options.add_output(mp_pool, '<workdir>/bench/mp-pool-<timestamp>',
+                       default=argparse.SUPPRESS)
+    mp_pool.add_argument('--optimized', action='store_true',
+                         default=argparse.SUPPRESS,
+                         help='the builds of build --optimized, and '
+                              'optimized prefixes')
+    mp_pool.set_defaults(func=handle_mp_pool)
 
 
 def _names(text):
@@ -130,6 +156,25 @@ def handle(args, paths):
         pyperformance=not args.no_pyperformance,
         benchmarks=_names(args.benchmarks) if args.benchmarks else None,
         seed=args.seed, instructions=not args.no_instructions, **extra)
+
+
+def handle_mp_pool(args, paths):
+    given = [opt for opt, dest in MEASURE_OPTIONS
+             if dest not in ('no_pyperformance', 'optimized')
+             and getattr(args, dest) not in (None, False)]
+    if given:
+        raise UsageError('bench mp-pool measures one benchmark its own '
+                         'way: ' + ', '.join(given) + ' cannot go with it')
+    try:
+        at = [int(n) for n in _names(args.at)]
+    except ValueError:
+        raise UsageError(f'--at {args.at}: patch numbers, e.g. 6,7,10')
+    if args.rounds < 1 or args.loops < 1:
+        raise UsageError('--rounds and --loops must be at least 1')
+    return _mppool.run_mp_pool(
+        paths, at=at, rounds=args.rounds, loops=args.loops,
+        output=args.output, variant='optimized' if args.optimized else None,
+        pyperformance=not args.no_pyperformance, seed=args.seed)
 
 
 def handle_combine(args, paths):
