@@ -16,7 +16,8 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import SCRIPT, run_tool
-from pep433tool import cli, impact, impact_data, impact_report
+from pep433tool import (cli, impact, impact_compare, impact_data,
+                        impact_report, impact_suite, impact_venvs)
 from pep433tool.errors import EXIT_PRECONDITION, PreconditionError
 from pep433tool.junit import Outcome
 
@@ -184,13 +185,13 @@ def test_local_tests_are_copied_for_each_run(tmp_path):
     (local / '__pycache__' / 'test_x.pyc').write_bytes(b'')
     (package,) = parse(LOCAL.replace('impact/compat', 'impact/cases'))
     paths = SimpleNamespace(repo=tmp_path / 'repo')
-    source = impact.ensure_tests_file(paths, package, python=None)
+    source = impact_venvs.ensure_tests_file(paths, package, python=None)
     assert source == local
-    src = impact.unpack(source, tmp_path / 'run' / 'src')
+    src = impact_venvs.unpack(source, tmp_path / 'run' / 'src')
     assert sorted(p.name for p in src.iterdir()) == ['test_x.py']
     (package,) = parse(LOCAL.replace('impact/compat', 'impact/gone'))
     with pytest.raises(PreconditionError) as info:
-        impact.ensure_tests_file(paths, package, python=None)
+        impact_venvs.ensure_tests_file(paths, package, python=None)
     assert 'is not a directory' in str(info.value)
 
 
@@ -268,19 +269,19 @@ def test_parse_results(tmp_path):
     xml.write_bytes(junit([('tests/a.py::T::test_1', 'pass'),
                            ('tests/b.py::T::test_1', 'fail'),
                            ('tests/b.py::test_p[x-1]', 'skip')]))
-    results, rerun_ids, fds = impact.parse_results(xml)
+    results, rerun_ids, fds = impact_suite.parse_results(xml)
     assert {k: v.status for k, v in results.items()} == {
         'tests/a.py::T::test_1': 'pass', 'tests/b.py::T::test_1': 'fail',
         'tests/b.py::test_p[x-1]': 'skip'}
     assert rerun_ids['tests/b.py::T::test_1'] == '/src/tests/b.py::T::test_1'
     assert fds['tests/b.py::T::test_1']['fds']['7'] == ['socket:[1]', False]
-    assert impact.parse_results(tmp_path / 'missing.xml') == ({}, {}, {})
+    assert impact_suite.parse_results(tmp_path / 'missing.xml') == ({}, {}, {})
 
 
 def suite(cases, census=()):
     results = {k: Outcome(s, 'AssertionError: boom' if s == 'fail' else '')
                for k, s in cases.items()}
-    return impact.SuiteRun(results, {k: '/src/' + k for k in cases},
+    return impact_suite.SuiteRun(results, {k: '/src/' + k for k in cases},
                            {}, census=list(census))
 
 
@@ -319,7 +320,7 @@ def test_compare_package_breaks_fixes_flaky_and_explanations():
                           'tests/t.py::test_other': 'fail'})
         return suite({'tests/t.py::test_fixed': 'fail'})
 
-    result = impact.compare_package(PKG, runs, rerun)
+    result = impact_compare.compare_package(PKG, runs, rerun)
     assert asked == [
         ('patched', ['/src/tests/t.py::test_flaky', '/src/tests/t.py::'
                      'test_other', '/src/tests/test_fd.py::test_leak1']),
@@ -336,10 +337,10 @@ def test_compare_package_breaks_fixes_flaky_and_explanations():
     assert leak.explanation.fd == 'the pipe of os.pipe()'
     assert any('pid 5' in line and '4 pipe' in line
                for line in leak.evidence)
-    missing = impact.unexplained([result])
+    missing = impact_compare.unexplained([result])
     assert [d.test for d in missing] == ['tests/t.py::test_other',
                                          'tests/t.py::test_fixed']
-    text = impact.summary_text(result)
+    text = impact_compare.summary_text(result)
     assert 'NEW FAILURES in patched (2)' in text
     assert 'patched-e: no new failure' in text
     assert 'passed when run again (flaky' in text
@@ -349,7 +350,7 @@ def test_a_whole_run_error_is_kept_without_rerun():
     runs = {'baseline': suite({'tests/a.py::test_1': 'pass'}),
             'patched': suite({'tests/a.py::test_1': 'pass'})}
     runs['patched'].results['(whole run)'] = Outcome('error', 'killed')
-    result = impact.compare_package(PKG, runs, lambda mode, ids: 1 / 0)
+    result = impact_compare.compare_package(PKG, runs, lambda mode, ids: 1 / 0)
     (diff,) = result.differences
     assert diff.test == '(whole run)' and not diff.flaky
 
@@ -363,17 +364,17 @@ def test_explanation_matching():
 
 
 def test_expand_and_progress(tmp_path):
-    words = impact.expand(['{python}', '-m', 'pytest', '{site}/trio',
+    words = impact_suite.expand(['{python}', '-m', 'pytest', '{site}/trio',
                            '--rootdir', '{src}'], ['py', '-e'], '/s', '/l')
     assert words == ['py', '-e', '-m', 'pytest', '/l/trio', '--rootdir',
                      '/s']
-    assert impact.portable('/t/sh-p/src/sh-2/tests/a.py::T::x',
+    assert impact_suite.portable('/t/sh-p/src/sh-2/tests/a.py::T::x',
                            Path('/t/sh-p/src/sh-2')) == '{src}/tests/a.py::T::x'
-    assert impact.portable('/site/trio/x.py::t', Path('/t/src')) == \
+    assert impact_suite.portable('/site/trio/x.py::t', Path('/t/src')) == \
         '/site/trio/x.py::t'
     log = tmp_path / 'log'
     log.write_text('...... [ 10%]\n....F. [ 42%]\n')
-    assert impact._progress(log) == '42% of the tests'
+    assert impact_suite._progress(log) == '42% of the tests'
 
 
 def test_load_package_from_saved_files(tmp_path):
@@ -428,7 +429,7 @@ def test_report_rendering():
                                        {'pid': 3, 'default_cloexec': False,
                                         'argv': ['python', 'x.py'],
                                         'fds': {'3': 'pipe:[1]'}}])}
-    result = impact.compare_package(
+    result = impact_compare.compare_package(
         PKG, runs, lambda mode, ids: suite(
             {'tests/test_fd.py::test_leak1': 'fail'}))
     text = impact_report.render([result], FDPASS, base='3.13.5',
@@ -459,7 +460,7 @@ def test_report_of_local_tests():
     (package,) = parse(text)
     runs = {mode: suite({'test_x.py::test_x': 'pass'}) for mode in
             ('baseline', 'patched', 'patched-e')}
-    result = impact.compare_package(package, runs, lambda mode, ids: 1 / 0)
+    result = impact_compare.compare_package(package, runs, lambda mode, ids: 1 / 0)
     report = impact_report.render([result])
     assert '| cases (local) | patched | 1 | 0 | 0 | 0 | 0 | 0 |' in report
     assert '| cases (local) | impact/compat/ (this repository) | - |' in \
@@ -470,7 +471,7 @@ def test_report_of_local_tests():
 def test_report_not_explained():
     runs = {'baseline': suite({'tests/t.py::test_y': 'pass'}),
             'patched': suite({'tests/t.py::test_y': 'fail'})}
-    result = impact.compare_package(
+    result = impact_compare.compare_package(
         PKG, runs, lambda mode, ids: suite({'tests/t.py::test_y': 'fail'}))
     text = impact_report.render([result])
     assert '- **not explained**' in text
@@ -479,7 +480,7 @@ def test_report_not_explained():
 # --- the probes --------------------------------------------------------------
 
 def test_census_records_inherited_fds(tmp_path):
-    probes = Path(impact.PROBES)
+    probes = Path(impact_venvs.PROBES)
     log = tmp_path / 'census.jsonl'
     child = ('import os, subprocess, sys; r, w = os.pipe(); '
              'os.set_inheritable(w, True); '
@@ -491,7 +492,7 @@ def test_census_records_inherited_fds(tmp_path):
                PEP433_IMPACT_TEST='tests/x.py::test_y')
     subprocess.run([sys.executable, '-c', child], env=env, check=True,
                    close_fds=True)
-    records = impact.read_census(log)
+    records = impact_suite.read_census(log)
     assert len(records) == 1
     (record,) = records
     assert record['test'] == 'tests/x.py::test_y'
@@ -564,7 +565,7 @@ def run_suite_plugin(tmp_path, *args):
          *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, timeout=120)
     assert proc.returncode in (0, 1), proc.stdout
-    results, _, _ = impact.parse_results(xml)
+    results, _, _ = impact_suite.parse_results(xml)
     return results, sorted(p.name for p in marks.iterdir())
 
 
