@@ -25,7 +25,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .impact_venvs import impact_dir
+from .impact_venvs import impact_dir, unpack
 from .junit import Outcome, count, parse_junit
 from .util import clean_env, format_cmd, run_logged
 

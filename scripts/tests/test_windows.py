@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from conftest import commit_all, fake_checkout, git, write
-from pep433tool import check, cli, config, deps, windows
+from pep433tool import (check, cli, config, deps, windows, windows_coverage,
+                        windows_ifdefs, windows_mingw, windows_pcbuild)
 from pep433tool.diagnostics import Diagnostic
 from pep433tool.errors import PreconditionError
 from pep433tool.util import Paths
@@ -25,7 +26,7 @@ def D(text, where='Modules/x.c:1:1', kind='warning', file='Modules/x.c',
 
 
 def result(diags, returncode=0, output=''):
-    return windows.CompileResult(returncode, diags, output, 0.5, set())
+    return windows_mingw.CompileResult(returncode, diags, output, 0.5, set())
 
 
 def test_problems_of():
@@ -51,7 +52,7 @@ def test_compile_file_compares_normalized_diagnostics(tmp_path):
     # a position in the text would make a moved line a new diagnostic
     report = ("./Modules/x.c:3:1: warning: 'x' redefined at x.c:12:4")
     cmd = [sys.executable, '-c', f'import sys; sys.exit({report!r})']
-    compiled = windows.compile_file(cmd, tmp_path, ())
+    compiled = windows_mingw.compile_file(cmd, tmp_path, ())
     assert compiled.returncode == 1
     assert compiled.diagnostics == [D("'x' redefined at x.c:N",
                                       'Modules/x.c:3:1')]
@@ -73,14 +74,14 @@ int w;
 
 
 def test_windows_conditions():
-    assert windows.windows_conditions(WINDOWS_C) == [
+    assert windows_ifdefs.windows_conditions(WINDOWS_C) == [
         '# if defined(MS_WINDOWS) && \\']
-    assert windows.has_windows_code('#ifndef _WIN32\n#endif\n')
-    assert windows.has_windows_code('#elif defined(MS_WIN64)\n')
-    assert windows.has_windows_code('#ifdef HAVE_WINDOWS_CONSOLE_IO\n')
-    assert not windows.has_windows_code('#ifdef HAVE_PIPE\n#endif\n')
-    assert not windows.has_windows_code('/*\n#ifdef MS_WINDOWS\n*/\n')
-    assert not windows.has_windows_code('int MS_WINDOWS_x;\n')
+    assert windows_ifdefs.has_windows_code('#ifndef _WIN32\n#endif\n')
+    assert windows_ifdefs.has_windows_code('#elif defined(MS_WIN64)\n')
+    assert windows_ifdefs.has_windows_code('#ifdef HAVE_WINDOWS_CONSOLE_IO\n')
+    assert not windows_ifdefs.has_windows_code('#ifdef HAVE_PIPE\n#endif\n')
+    assert not windows_ifdefs.has_windows_code('/*\n#ifdef MS_WINDOWS\n*/\n')
+    assert not windows_ifdefs.has_windows_code('int MS_WINDOWS_x;\n')
 
 
 PROJECT = """\
@@ -113,7 +114,7 @@ _Py_HAVE_ZLIB;%(PreprocessorDefinitions)</PreprocessorDefinitions>
 
 
 def test_parse_project():
-    sources = windows.parse_project(PROJECT)
+    sources = windows_pcbuild.parse_project(PROJECT)
     core = ['_USRDLL', 'Py_BUILD_CORE', 'MS_DLL_ID="SysWinVer"']
     assert sources == {'Modules/posixmodule.c': core,
                        'Python/sysmodule.c': core + ['VPATH="PyVPath"']}
@@ -126,7 +127,7 @@ def test_windows_sources_prefers_pythoncore(tmp_path):
     write(tmp_path, 'PCbuild/_another.vcxproj', PROJECT.replace(
         '_USRDLL;', 'OTHER;'))
     write(tmp_path, 'PCbuild/broken.vcxproj', '<Project')
-    found = windows.windows_sources(tmp_path)
+    found = windows_pcbuild.windows_sources(tmp_path)
     assert [name for name, _ in found['Modules/posixmodule.c']] == [
         'pythoncore', '_another', '_freeze_module']
 
@@ -140,11 +141,11 @@ def test_select_sources():
              'Include/internal/pycore_fileutils.h': '#ifdef MS_WINDOWS\n',
              'Lib/os.py': 'import sys\n'}
     changed = [*texts, 'Modules/removed.c']
-    sources, skipped = windows.select_sources(changed, projects, texts.get)
+    sources, skipped = windows_pcbuild.select_sources(changed, projects, texts.get)
     assert sources == [
-        windows.Source('Modules/posixmodule.c', 'pythoncore',
+        windows_pcbuild.Source('Modules/posixmodule.c', 'pythoncore',
                        ('Py_BUILD_CORE',), True),
-        windows.Source('Objects/fileobject.c', 'pythoncore',
+        windows_pcbuild.Source('Objects/fileobject.c', 'pythoncore',
                        ('Py_BUILD_CORE',), False)]
     assert dict(skipped) == {
         'Include/internal/pycore_fileutils.h':
@@ -175,7 +176,7 @@ f(1,
 
 
 def test_scan():
-    lines = windows.scan(SCANNED)
+    lines = windows_ifdefs.scan(SCANNED)
     assert [line.kind for line in lines] == [
         'code', 'directive', 'blank', 'blank', 'code', 'directive', 'code',
         'directive', 'directive', 'code', 'code', 'directive', 'directive',
@@ -208,9 +209,9 @@ def test_scan():
 ])
 def test_block_kind(stack, kind):
     if kind == '?':     # Windows tested both ways: no side taken
-        assert windows.branch_polarity(stack[0]) == '?'
+        assert windows_ifdefs.branch_polarity(stack[0]) == '?'
         kind = 'neither'
-    assert windows.block_kind(stack) == kind
+    assert windows_ifdefs.block_kind(stack) == kind
 
 
 PREPROCESSED = """\
@@ -235,7 +236,7 @@ int y;
 
 
 def test_seen_lines():
-    seen = windows.seen_lines(PREPROCESSED, '/work/cpython')
+    seen = windows_coverage.seen_lines(PREPROCESSED, '/work/cpython')
     assert dict(seen) == {'Modules/x.c': {2, 5, 10, 12},
                           'Include/y.h': {1}}
 
@@ -245,28 +246,28 @@ def test_added_lines():
             '@@ -3 +3 @@\n-old\n+new\n'
             '@@ -10,0 +11,2 @@\n+a\n+b\n'
             '@@ -20,2 +22,0 @@\n-gone\n-gone\n')
-    assert windows.added_lines(diff) == {3, 11, 12}
+    assert windows_coverage.added_lines(diff) == {3, 11, 12}
 
 
 def test_unseen_blocks():
     # the preprocessor gave tokens for lines 1 and 5 only: 7 and 10-11
     # (non-Windows) are not seen
     changed = {1, 3, 5, 7, 10, 11}
-    total, seen, blocks = windows.unseen_blocks(SCANNED, changed, {1, 5})
+    total, seen, blocks = windows_coverage.unseen_blocks(SCANNED, changed, {1, 5})
     assert (total, seen) == (5, 2)    # line 3 is a comment: not code
     assert blocks == [
-        windows.Block(7, 7, 1, ('#ifdef MS_WINDOWS ... #else',), 'other'),
-        windows.Block(10, 11, 2, ('#ifdef MS_WINDOWS ... #else',
+        windows_coverage.Block(7, 7, 1, ('#ifdef MS_WINDOWS ... #else',), 'other'),
+        windows_coverage.Block(10, 11, 2, ('#ifdef MS_WINDOWS ... #else',
                                   '#if defined(HAVE_X) && 1'), 'other')]
     # a multi-line call: its second line gives no token, but its segment did
-    total, seen, blocks = windows.unseen_blocks(SCANNED, {10, 11}, {10})
+    total, seen, blocks = windows_coverage.unseen_blocks(SCANNED, {10, 11}, {10})
     assert (total, seen, blocks) == (2, 2, [])
 
 
 # --- shims, the compiler, the command line ----------------------------------
 
 def test_shims_are_written_with_their_reason(tmp_path):
-    shim = windows.write_shims(tmp_path / 'shim')
+    shim = windows_mingw.write_shims(tmp_path / 'shim')
     rpc = (shim / 'Rpc.h').read_text()
     assert rpc.startswith('/* Written by scripts/pep433 check (g)')
     assert '#include <rpc.h>' in rpc
@@ -274,14 +275,14 @@ def test_shims_are_written_with_their_reason(tmp_path):
     assert 'PssCaptureSnapshot' in (shim / 'ProcessSnapshot.h').read_text()
     forced = (shim / 'pep433-msvc-posixmodule.h').read_text()
     assert '#define HAVE_PIPE       1' in forced
-    for name in windows.FORCED_INCLUDES['Modules/posixmodule.c']:
+    for name in windows_mingw.FORCED_INCLUDES['Modules/posixmodule.c']:
         assert (shim / name).is_file()
 
 
 def test_compile_command(tmp_path):
-    source = windows.Source('Modules/posixmodule.c', 'pythoncore',
+    source = windows_pcbuild.Source('Modules/posixmodule.c', 'pythoncore',
                             ('Py_BUILD_CORE', 'MS_DLL_ID="SysWinVer"'), True)
-    cmd = windows.compile_command('cc', source, '/s', '/p', '/d/deps.d')
+    cmd = windows_mingw.compile_command('cc', source, '/s', '/p', '/d/deps.d')
     assert cmd[:4] == ['cc', '-fsyntax-only', '-Wall', '-Wno-unknown-pragmas']
     assert cmd[4:7] == ['-MMD', '-MF', '/d/deps.d']
     assert cmd.index('-I/s') < cmd.index('-I/p') < cmd.index('-IInclude')
@@ -289,7 +290,7 @@ def test_compile_command(tmp_path):
         cmd[cmd.index('-include'):cmd.index('-include') + 2]
     assert '-DMS_DLL_ID="SysWinVer"' in cmd and '-DWIN32' in cmd
     assert cmd[-1] == 'Modules/posixmodule.c'
-    pre = windows.compile_command('cc', source._replace(
+    pre = windows_mingw.compile_command('cc', source._replace(
         path='Python/x.c'), '/s', '/p', preprocess=True)
     assert pre[1] == '-E' and '-MMD' not in pre and '-include' not in pre
 
@@ -298,18 +299,18 @@ def test_read_depfile(tmp_path):
     depfile = write(tmp_path, 'deps.d', (
         f'x.o: Modules/x.c {tmp_path}/Include/Python.h \\\n'
         ' /tmp/elsewhere/pyconfig.h ./Include/y.h\n'))
-    assert windows.read_depfile(depfile, tmp_path) == {
+    assert windows_mingw.read_depfile(depfile, tmp_path) == {
         'Modules/x.c', 'Include/Python.h', 'Include/y.h'}
-    assert windows.read_depfile(tmp_path / 'missing.d', tmp_path) is None
+    assert windows_mingw.read_depfile(tmp_path / 'missing.d', tmp_path) is None
 
 
 def test_missing_mingw_names_the_apt_get_command(monkeypatch):
-    monkeypatch.setattr(windows.shutil, 'which', lambda name: None)
+    monkeypatch.setattr(windows_mingw.shutil, 'which', lambda name: None)
     monkeypatch.setattr(deps, 'missing_packages',
                         lambda packages: list(packages))
     monkeypatch.setattr(deps.os, 'geteuid', lambda: 1000)
     with pytest.raises(PreconditionError) as info:
-        windows.ensure_mingw()
+        windows_mingw.ensure_mingw()
     text = str(info.value)
     assert config.WINDOWS_PACKAGE in info.value.message
     assert ('apt-get install -y --no-install-recommends '
@@ -319,11 +320,11 @@ def test_missing_mingw_names_the_apt_get_command(monkeypatch):
 
 def test_mingw_is_installed_as_root(monkeypatch):
     installed = []
-    monkeypatch.setattr(windows.shutil, 'which', lambda name: (
+    monkeypatch.setattr(windows_mingw.shutil, 'which', lambda name: (
         f'/usr/bin/{name}' if installed else None))
     monkeypatch.setattr(deps, 'ensure_packages',
                         lambda packages, what: installed.extend(packages))
-    assert windows.ensure_mingw() == f'/usr/bin/{config.WINDOWS_CC}'
+    assert windows_mingw.ensure_mingw() == f'/usr/bin/{config.WINDOWS_CC}'
     assert installed == [config.WINDOWS_PACKAGE]
 
 
@@ -421,7 +422,7 @@ def test_check_windows_compiles_each_commit(tmp_path, caplog):
                                 f'{git(repo, "rev-parse", "pep433~3")[:12]})')
     assert '(0 new)' in per_file[4]
     # the coverage of the changed lines: the POSIX line is not seen
-    report = (paths.workdir / windows.COVERAGE_REPORT).read_text()
+    report = (paths.workdir / windows_coverage.COVERAGE_REPORT).read_text()
     assert ('Python/fileutils.c: 1 changed code lines (1 in Windows-only '
             'branches), 1 seen; not seen: 0 Windows, 0 not Windows, 0 under '
             'a feature macro') in report
@@ -440,7 +441,7 @@ def test_coverage_of_changed_lines(tmp_path, caplog):
         'FALSE : TRUE', 'FALSE : 1'))
     commit_all(repo, 'A Windows line and a POSIX line')
     assert len(check.check_windows(paths, repo)) == 2
-    report = (paths.workdir / windows.COVERAGE_REPORT).read_text()
+    report = (paths.workdir / windows_coverage.COVERAGE_REPORT).read_text()
     assert ('Python/fileutils.c: 2 changed code lines (1 in Windows-only '
             'branches), 1 seen; not seen: 0 Windows, 1 not Windows, 0 under '
             'a feature macro') in report
@@ -461,7 +462,7 @@ def test_base_that_does_not_compile_is_a_problem(tmp_path):
 def test_rpc_shim_gives_socketmodule_what_msvc_does(tmp_path):
     # socketmodule.c's Windows includes: <Rpc.h>, then each IPPROTO_* name
     # defined as itself, then used
-    names = windows.IPPROTO_NAMES
+    names = windows_mingw.IPPROTO_NAMES
     source = write(tmp_path, 'sock.c', '#include <winsock2.h>\n'
                    '#include <Rpc.h>\n'
                    + ''.join(f'#define IPPROTO_{n} IPPROTO_{n}\n'
@@ -471,14 +472,14 @@ def test_rpc_shim_gives_socketmodule_what_msvc_does(tmp_path):
                    '_Static_assert(IPPROTO_TCP == 6, "TCP");\n'
                    'int f(int p) { switch (p) { case IPPROTO_UDP: '
                    'return 1; } return 0; }\n')
-    shim = windows.write_shims(tmp_path / 'shim')
+    shim = windows_mingw.write_shims(tmp_path / 'shim')
     proc = subprocess.run(
-        [config.WINDOWS_CC, *windows.FLAGS, f'-I{shim}', str(source)],
-        capture_output=True, text=True, env=windows.compiler_env())
+        [config.WINDOWS_CC, *windows_mingw.FLAGS, f'-I{shim}', str(source)],
+        capture_output=True, text=True, env=windows_mingw.compiler_env())
     assert proc.returncode == 0 and proc.stderr == '', proc.stderr
     without = subprocess.run(
-        [config.WINDOWS_CC, *windows.FLAGS, f'-I{tmp_path}', str(source)],
-        capture_output=True, text=True, env=windows.compiler_env())
+        [config.WINDOWS_CC, *windows_mingw.FLAGS, f'-I{tmp_path}', str(source)],
+        capture_output=True, text=True, env=windows_mingw.compiler_env())
     assert without.returncode != 0     # Rpc.h: no such file
 
 
@@ -495,5 +496,5 @@ def test_check_windows_on_the_real_workdir(all_run, caplog):
     assert f'check (g) base v{NEWEST}: Modules/posixmodule.c: compiles' \
         in text
     assert 'with no new diagnostic' in text
-    report = (paths.workdir / windows.COVERAGE_REPORT).read_text()
+    report = (paths.workdir / windows_coverage.COVERAGE_REPORT).read_text()
     assert 'Modules/posixmodule.c: ' in report
