@@ -28,8 +28,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import auditstatic, config, gitutil, junit, options, regrtest
-from .auditstatic import INDIRECT, Site
+from . import (audit_compat, audit_creators, auditstatic, config, gitutil,
+               junit, options, regrtest)
+from .audit_creators import INDIRECT, Site
 from .errors import PreconditionError, ProblemFound, UsageError
 from .util import cpu_count, format_cmd, run
 
@@ -215,7 +216,7 @@ def static_sites(paths, lib, tests=()):
     python = parser_python(paths)
     if python is None:
         sites, errors = auditstatic.scan_library(lib)
-        problems = auditstatic.compat_test_problems(lib, tests)
+        problems = audit_compat.compat_test_problems(lib, tests)
     else:
         proc = run([python, '-I', Path(auditstatic.__file__), lib, *tests],
                    quiet=True)
@@ -334,7 +335,7 @@ def always_cloexec(callee, sites, rows):
     own, asks for the flag, and was never seen resolved from the default.
     A site classified not-fd (e.g. PollSelector's select.poll(), which a
     static resolution cannot tell from epoll's) makes no fd."""
-    inside = [site for site in auditstatic.indirect_sites(callee, sites)
+    inside = [site for site in audit_creators.indirect_sites(callee, sites)
               if rows[site.key].entry is None
               or rows[site.key].entry.kind != 'not-fd']
     if not inside:
@@ -371,7 +372,7 @@ def replaceable_problems(row, test_problems):
 
 
 def _how(site):
-    if site.via == auditstatic.VIA_METHOD:
+    if site.via == audit_creators.VIA_METHOD:
         return f'{site.detail} to a method of a socket it was given'
     return f'through {site.via}()'
 

@@ -8,122 +8,36 @@ make fds, a module's own definitions (inside ``socket.py`` a bare
 (``_selector_cls = select.epoll`` then ``self._selector_cls()``), and the
 function-local bindings that hide them.  What a call asks for is read from its
 arguments: ``cloexec=``, an explicit flag bit (``O_CLOEXEC``...), ``**kwargs``
-forwarding, or nothing (the call follows ``sys.getdefaultcloexec()``).
+forwarding, or nothing (the call follows ``sys.getdefaultcloexec()``).  The
+creators, their names and flag bits are the tables of audit_creators.
 
-A call of one of socket.py's ``_own_*()`` helpers (see HELPERS) is a site
+A call of one of socket.py's ``_own_*()`` helpers (HELPERS) is a site
 of the creator the helper calls, marked as passing the flag to an object
 the caller can supply or replace (``Site.via``), as is a method call that
-passes ``cloexec=`` to a socket of unknown type.  ``compat_test_problem()``
-checks that a compatibility test named in the classification exists.
+passes ``cloexec=`` to a socket of unknown type.
 """
 
 import ast
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: Functions that create an fd and take ``cloexec=``.  ``os.fdopen`` and
-#: ``open(fd)`` are not here: they wrap an fd that exists already.
-DIRECT = frozenset({
-    'open', 'io.FileIO', '_pyio.open', '_pyio.FileIO',
-    'os.open', 'os.dup', 'os.dup2', 'os.pipe', 'os.openpty', 'os.forkpty',
-    'socket.socket', 'socket.socketpair', 'socket.fromfd', 'socket.recv_fds',
-    '_socket.dup', 'select.epoll', 'select.kqueue', 'select.devpoll',
-    # methods, whatever the receiver (see METHODS)
-    'socket.accept', 'socket.dup', 'socket.recvmsg', 'socket.recvmsg_into',
-})
+if __name__ == '__main__' and not __package__:
+    # run as a script (see main()): an isolated interpreter finds the
+    # package only where it is put, and leaves no bytecode of its own there
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.dont_write_bytecode = True
+    __package__ = 'pep433tool'
 
-#: Wrappers that create an fd but take no ``cloexec=``: {callee: (file,
-#: functions, callees)}.  The sites "inside its own definition" are the
-#: static sites of *file* in one of *functions* (or their methods and
-#: nested functions) or calling one of *callees*.  selectors.PollSelector
-#: and SelectSelector make no fd (poll and select have none).
-INDIRECT = {
-    'socket.create_connection': ('socket.py', ('create_connection',), ()),
-    'socket.create_server': ('socket.py', ('create_server',), ()),
-    'selectors.EpollSelector': ('selectors.py', (), ('select.epoll',)),
-    'selectors.DevpollSelector': ('selectors.py', (), ('select.devpoll',)),
-    'selectors.KqueueSelector': ('selectors.py', (), ('select.kqueue',)),
-    'selectors.DefaultSelector': ('selectors.py', (), (
-        'select.epoll', 'select.devpoll', 'select.kqueue')),
-}
+from .audit_compat import compat_test_problems  # noqa: E402
+from .audit_creators import (  # noqa: E402
+    BITS, CREATORS, FACTORY_HELPERS, FILE_ARG, HELPERS, METHODS, OPEN_CODE,
+    STAR_EXPORTS, VIA_METHOD, Site, canonical)
 
-CREATORS = DIRECT | frozenset(INDIRECT)
-
-#: The helpers of socket.py with which the stdlib creates its own sockets:
-#: they pass ``cloexec=`` (True unless the call says otherwise) only to the
-#: callables known to take it, and set the flag after the call of any
-#: other (a replaced socket.socket, a subclass with 3.13's signatures).
-#: {helper: the creator it calls}.  A helper call is a site of that
-#: creator: for FACTORY_HELPERS the callable passed first (the creator
-#: named here if it is not one), for the others the method of the socket
-#: passed first.
-HELPERS = {
-    'socket._own_socket': 'socket.socket',
-    'socket._own_socketpair': 'socket.socketpair',
-    'socket._own_accept': 'socket.accept',
-    'socket._own_dup': 'socket.dup',
-    'socket._own_recvmsg': 'socket.recvmsg',
-}
-FACTORY_HELPERS = frozenset({'socket._own_socket', 'socket._own_socketpair'})
-#: Site.via of a method call that passes ``cloexec=`` to a socket the
-#: caller may have supplied (its type is not known statically).
-VIA_METHOD = 'method'
-
-#: Other spellings of the canonical names.
-ALIASES = {
-    'builtins.open': 'open', 'io.open': 'open', '_io.open': 'open',
-    '_io.FileIO': 'io.FileIO',
-    '_socket.socket': 'socket.socket', '_socket.SocketType': 'socket.socket',
-    'socket.SocketType': 'socket.socket',
-    '_socket.socketpair': 'socket.socketpair',
-    # the module-level function, not the method: socket.py star-imports it
-    'socket.dup': '_socket.dup',
-}
-#: ``io.open_code()`` opens through ``_io.open`` with the flag always set
-#: (interpreter-internal): a site of ``open`` that asks for it.
-OPEN_CODE = ('io.open_code', '_io.open_code')
-#: Modules that are ``os`` under another name.
-MODULE_ALIASES = {'posix': 'os', 'nt': 'os'}
-#: Methods whose receiver's type is not known statically.
-METHODS = {'accept': 'socket.accept', 'dup': 'socket.dup',
-           'recvmsg': 'socket.recvmsg', 'recvmsg_into': 'socket.recvmsg_into'}
-#: What ``from M import *`` brings that matters here.
-STAR_EXPORTS = {
-    'os': ('open', 'dup', 'dup2', 'pipe', 'openpty', 'forkpty'),
-    'socket': ('socket', 'socketpair', 'fromfd', 'recv_fds', 'dup',
-               'SocketType', 'create_connection', 'create_server'),
-    '_socket': ('socket', 'socketpair', 'dup', 'SocketType'),
-    'select': ('epoll', 'kqueue', 'devpoll'),
-    'io': ('open', 'FileIO'), '_io': ('open', 'FileIO'),
-    'selectors': ('DefaultSelector', 'EpollSelector', 'DevpollSelector',
-                  'KqueueSelector'),
-}
-STAR_EXPORTS.update({alias: STAR_EXPORTS['os'] for alias in MODULE_ALIASES})
-
-#: The flag bit that asks for close-on-exec in a callee's arguments.
-BITS = {'os.open': 'O_CLOEXEC', 'socket.socket': 'SOCK_CLOEXEC',
-        'socket.socketpair': 'SOCK_CLOEXEC', 'socket.fromfd': 'SOCK_CLOEXEC',
-        'select.epoll': 'EPOLL_CLOEXEC', 'socket.recvmsg': 'MSG_CMSG_CLOEXEC',
-        'socket.recvmsg_into': 'MSG_CMSG_CLOEXEC',
-        'socket.recv_fds': 'MSG_CMSG_CLOEXEC'}
-
-#: Callees whose first argument may be an existing fd: then no fd is made.
-FILE_ARG = ('open', 'io.FileIO', '_pyio.open', '_pyio.FileIO')
 #: Names that hold an fd, by convention (fd, newfd, master_fd, fds[0],
 #: x.fileno()...).
 FD_NAME_RE = re.compile(r'(?:fds?|fileno|fdesc|detach)$', re.IGNORECASE)
-
-#: How a call asks (the kinds of Site.asks): ``true`` (cloexec=True or
-#: another constant), ``bit`` (an explicit flag bit), ``forward``
-#: (``cloexec=<expression>``, e.g. a parameter passed on), ``opener`` (an
-#: ``open()`` with an ``opener=`` and no ``cloexec=``: the fd is the
-#: opener's, whose flag ``cloexec=None`` leaves alone; the opener's own
-#: call is a site of its own), ``false`` (cloexec=False), ``kwargs``
-#: (``**kwargs``: cannot tell), ``after`` (inside a socket.py helper, the
-#: call of 3.13 without ``cloexec=``, whose result the helper gives the
-#: flag afterwards), ``default`` (follows the default).
-ASKED = ('true', 'bit', 'forward', 'opener', 'after')
 
 #: Directories (relative to Lib/) that hold tests, not the library.
 TEST_DIRS = ('test', 'tests', 'idle_test', '__phello__')
@@ -134,48 +48,6 @@ def is_test_path(rel):
     parts = rel.split('/')[:-1]
     return any(part in TEST_DIRS for part in parts) or \
         rel.split('/')[0] in ('site-packages', '__phello__')
-
-
-def canonical(dotted):
-    """The canonical name of a dotted reference (``_os.open`` is resolved
-    before: this maps ``posix.open`` -> ``os.open``, ``_io.open`` ->
-    ``open``...)."""
-    head, _, rest = dotted.partition('.')
-    if rest and head in MODULE_ALIASES:
-        dotted = f'{MODULE_ALIASES[head]}.{rest}'
-    return ALIASES.get(dotted, dotted)
-
-
-@dataclass
-class Site:
-    """One call of an fd creator."""
-
-    file: str           # relative to Lib/, posix
-    line: int
-    function: str       # co_qualname of the enclosing code
-    call: str           # canonical callee
-    asks: str           # one of ASKED, false, kwargs, default
-    detail: str         # e.g. "cloexec=True", "O_CLOEXEC", "follows default"
-    #: how the flag reaches an object the caller can supply or replace: the
-    #: helper's name (``_own_accept``), VIA_METHOD, or '' (it does not)
-    via: str = ''
-
-    @property
-    def key(self):
-        return (self.file, self.function, self.call)
-
-    @property
-    def asked(self):
-        return self.asks in ASKED
-
-    @property
-    def replaceable(self):
-        return bool(self.via)
-
-    @property
-    def helper(self):
-        """True if the call goes through a helper, which sets the flag."""
-        return self.via not in ('', VIA_METHOD)
 
 
 @dataclass
@@ -710,92 +582,6 @@ def scan_library(lib):
     return sites, errors
 
 
-def indirect_sites(callee, sites):
-    """The static sites inside the definition of the indirect *callee*."""
-    file, functions, callees = INDIRECT[callee]
-    found = []
-    for site in sites:
-        if site.file != file:
-            continue
-        if site.call in callees or any(
-                site.function == f or site.function.startswith(f + '.')
-                for f in functions):
-            found.append(site)
-    return found
-
-
-def compat_test_problem(lib, name, cache=None):
-    """Why the compatibility test *name* does not exist in the tree whose
-    library is *lib*, or '' if it does.
-
-    *name* is ``module.Class.test_method``, the module dotted under
-    ``Lib/test`` (``test_socket``, ``test_asyncio.test_events``); the
-    module must define the class at its top level, and the class (or a
-    base class defined in the module) the method.  *cache* maps a module
-    file to its parsed classes, across calls.
-    """
-    parts = name.split('.')
-    if len(parts) < 3 or not all(part.isidentifier() for part in parts) \
-            or not parts[-1].startswith('test'):
-        return 'is not of the form module.Class.test_method'
-    *module, cls, method = parts
-    where = _test_module_file(Path(lib) / 'test', module)
-    if where is None:
-        return f'names no file Lib/test/{"/".join(module)}.py'
-    rel = where.relative_to(Path(lib).parent).as_posix()
-    cache = {} if cache is None else cache
-    if where not in cache:
-        cache[where] = _module_classes(where)
-    classes = cache[where]
-    if isinstance(classes, str):
-        return f'is in {rel}, which cannot be parsed: {classes}'
-    if cls not in classes:
-        return f'names no class {cls} in {rel}'
-    if not _defines(classes, cls, method):
-        return f'names no method {cls}.{method} in {rel}'
-    return ''
-
-
-def _test_module_file(test_dir, module):
-    """The file of the test module *module* (its dotted parts), or None."""
-    base = test_dir.joinpath(*module)
-    for path in (base.with_name(base.name + '.py'), base / '__init__.py'):
-        if path.is_file():
-            return path
-    return None
-
-
-def _module_classes(path):
-    """{class name: ClassDef} of the top level of *path*, or the parse
-    error."""
-    try:
-        tree = ast.parse(path.read_bytes(), filename=str(path))
-    except (SyntaxError, ValueError) as exc:
-        return str(exc)
-    return {node.name: node for node in tree.body
-            if isinstance(node, ast.ClassDef)}
-
-
-def _defines(classes, cls, method, seen=()):
-    """True if the class *cls* of *classes*, or a base class of it defined
-    there, defines *method*."""
-    node = classes.get(cls)
-    if node is None or cls in seen:
-        return False
-    if any(isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
-           and stmt.name == method for stmt in node.body):
-        return True
-    return any(isinstance(base, ast.Name)
-               and _defines(classes, base.id, method, (*seen, cls))
-               for base in node.bases)
-
-
-def compat_test_problems(lib, names):
-    """{name: problem} of each test of *names* (``''``: it exists)."""
-    cache = {}
-    return {name: compat_test_problem(lib, name, cache) for name in names}
-
-
 def main(argv=None):
     """``python auditstatic.py LIB [TEST...]``: the sites, the parse errors
     and, for each compatibility test named, why it does not exist in the
@@ -805,7 +591,6 @@ def main(argv=None):
     interpreters) when the one running the tool cannot parse its syntax.
     """
     import json
-    import sys
     lib, *tests = (argv if argv is not None else sys.argv[1:])
     sites, errors = scan_library(lib)
     json.dump({'sites': [vars(site) for site in sites], 'errors': errors,

@@ -185,7 +185,7 @@ _THIS = _record.__code__.co_filename
 def _in_helper(frame):
     """True if *frame* runs one of socket.py's ``_own_*()`` helpers, which
     create a socket for their caller (keep in step with
-    auditstatic.HELPERS)."""
+    audit_creators.HELPERS)."""
     code = frame.f_code
     return code.co_name.startswith('_own_') and _rel(
         code.co_filename) == 'socket.py'
