@@ -16,9 +16,9 @@ import textwrap
 import pytest
 
 from conftest import SCRIPT, Project, run_tool, write
-from pep433tool import audit, auditstatic
+from pep433tool import audit_dynamic, auditstatic
 
-TRACER_DIR = audit.TRACER
+TRACER_DIR = audit_dynamic.TRACER
 
 MOD = '''\
 import io
@@ -669,7 +669,7 @@ def test_load_dynamic_aggregates(tmp_path):
         record(2, 1, line=6), record(3, 5, file=None, call='open')])
     with open(tmp_path / '4.jsonl', 'w') as f:
         f.write('{"pid": 4, "file": "x.py", "li')     # killed mid-line
-    sites, other, processes = audit.load_dynamic(tmp_path)
+    sites, other, processes = audit_dynamic.load_dynamic(tmp_path)
     assert processes == 4
     assert sites == {
         ('simple.py', 'own', 'os.pipe'): {
@@ -792,7 +792,7 @@ def test_tracer_records_sites(tmp_path):
     assert proc.stderr == ''
     files = sorted(logdir.glob('*.jsonl'))
     assert len(files) == 2      # the forked child has a file of its own
-    sites, other, processes = audit.load_dynamic(logdir)
+    sites, other, processes = audit_dynamic.load_dynamic(logdir)
     line = {text.strip(): n for n, text in enumerate(
         FAKE_STDLIB_MODULE.splitlines(), 1)}
     got = {(key[1], key[2], tuple(sorted(info['modes'].items())),
@@ -851,7 +851,7 @@ def test_tracer_skips_the_socket_helpers(tmp_path):
                            'import fakemod; fakemod.make()'],
                           env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    sites, _, _ = audit.load_dynamic(logdir)
+    sites, _, _ = audit_dynamic.load_dynamic(logdir)
     assert sites == {('fakemod.py', 'make', 'os.dup'): {
         'modes': {'default': 1}, 'lines': {10}}}
 
@@ -896,7 +896,7 @@ def test_tracer_on_the_patched_interpreter(patched, tmp_path):
     proc = subprocess.run([str(patched), str(script)], env=env,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    sites, other, _ = audit.load_dynamic(logdir)
+    sites, other, _ = audit_dynamic.load_dynamic(logdir)
     assert other['os.open'] == {'true': 1, 'false': 1}
     assert other['socket.socketpair'] == {'default': 1}
     assert other['socket.recv_fds'] == {'true': 1}
