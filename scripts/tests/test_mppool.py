@@ -90,9 +90,29 @@ def test_cli(monkeypatch, tmp_path):
                      '--optimized']) == 0
     assert seen == {'at': [6, 7], 'rounds': 3, 'loops': 20, 'output': None,
                     'variant': 'optimized', 'pyperformance': False,
-                    'seed': None}
+                    'seed': None, 'instructions': False}
     assert cli.main([*work, 'bench', 'mp-pool']) == 0
     assert seen['at'] == list(mppool.DEFAULT_AT)
     assert seen['variant'] is None and seen['pyperformance'] is True
     assert cli.main([*work, 'bench', 'mp-pool', '--at', 'x']) == 2
+    assert cli.main([*work, 'bench', 'mp-pool', '--rounds', '0']) == 2
+    assert cli.main([*work, 'bench', 'mp-pool', '--rounds', '0',
+                     '--instructions']) == 0
+    assert seen['rounds'] == 0 and seen['instructions'] is True
     assert cli.main([*work, 'bench', '--suite', 'all', 'mp-pool']) == 2
+
+
+def test_callgrind_counts_the_started_process_apart_from_its_forks():
+    stderr = """==100== Callgrind, a call-graph generating cache profiler
+==100== Command: python mp_pool_loop.py 2
+==100==
+==101== Collected : 5000
+==102== Collected : 7000
+==100== Events    : Ir
+==100== Collected : 90000
+==100== I   refs:      90,000
+"""
+    assert mppool.collected_by_process(stderr) == (90000, 12000)
+    with pytest.raises(PreconditionError):
+        mppool.collected_by_process('==7== Command: python\n'
+                                    '==8== Collected : 1\n')

@@ -110,13 +110,17 @@ def add_arguments(parser):
         map(str, _mppool.DEFAULT_AT)),
         help='prefixes to build: the first N patches (default: %(default)s)')
     mp_pool.add_argument('--rounds', type=int, default=5, metavar='N',
-                         help='interleaved rounds (default: %(default)s)')
+                         help='interleaved rounds (default: %(default)s; 0 '
+                              'with --instructions: count only)')
     mp_pool.add_argument('--loops', type=int, default=20, metavar='N',
                          help='plain-loop loops a round (default: '
                               '%(default)s)')
     mp_pool.add_argument('--no-pyperformance', action='store_true',
                          default=argparse.SUPPRESS,
                          help='the plain loop only')
+    mp_pool.add_argument('--instructions', action='store_true',
+                         help='also count each loop\'s instructions '
+                              '(callgrind)')
     options.add_output(mp_pool, '<workdir>/bench/mp-pool-<timestamp>',
                        default=argparse.SUPPRESS)
     mp_pool.add_argument('--optimized', action='store_true',
@@ -169,12 +173,14 @@ def handle_mp_pool(args, paths):
         at = [int(n) for n in _names(args.at)]
     except ValueError:
         raise UsageError(f'--at {args.at}: patch numbers, e.g. 6,7,10')
-    if args.rounds < 1 or args.loops < 1:
-        raise UsageError('--rounds and --loops must be at least 1')
+    if args.loops < 1 or args.rounds < (0 if args.instructions else 1):
+        raise UsageError('--loops must be at least 1, and --rounds too '
+                         'unless --instructions (0: count only)')
     return _mppool.run_mp_pool(
         paths, at=at, rounds=args.rounds, loops=args.loops,
         output=args.output, variant='optimized' if args.optimized else None,
-        pyperformance=not args.no_pyperformance, seed=args.seed)
+        pyperformance=not args.no_pyperformance, seed=args.seed,
+        instructions=args.instructions)
 
 
 def handle_combine(args, paths):

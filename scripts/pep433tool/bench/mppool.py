@@ -25,6 +25,8 @@ import json
 import logging
 import os
 import random
+import re
+import shutil
 import statistics
 import time
 from datetime import datetime
@@ -49,6 +51,11 @@ PROBE = Path(__file__).resolve().parent.parent / 'probes' / 'mp_pool_loop.py'
 #: (asyncio, the rest of the stdlib, the PEP 433 default).
 DEFAULT_AT = (6, 7, 10)
 WAYS = ('loop', 'pyperformance')
+#: The plain loop's loop counts under callgrind (--instructions): the
+#: difference over their difference is one loop, start-up cancelling out.
+INSTR_LOOPS = (2, 6)
+_PID = re.compile(r'^==(\d+)==')
+_COLLECTED = re.compile(r'^==(\d+)== Collected : (\d+)')
 
 
 def prefix_label(number):
@@ -144,6 +151,44 @@ def time_pyperformance(tools, python, out, same_loops, cwd):
     return values(runs)
 
 
+def collected_by_process(stderr):
+    """(the first process's count, the sum of the others') of valgrind's
+    stderr: callgrind follows a fork, and every process it counted ends
+    with a "==PID== Collected : N" line; the first ==PID== is the process
+    valgrind started."""
+    first, counts = None, {}
+    for line in stderr.splitlines():
+        match = _PID.match(line)
+        if match and first is None:
+            first = match.group(1)
+        match = _COLLECTED.match(line)
+        if match:
+            counts[match.group(1)] = int(match.group(2))
+    if first not in counts:
+        raise PreconditionError('callgrind counted no instructions of the '
+                                'process it started:\n' + stderr[-2000:])
+    return counts.pop(first), sum(counts.values())
+
+
+def count_instructions(python, cwd, loops=INSTR_LOOPS):
+    """{'parent', 'workers'}: the user-space instructions of one loop of
+    the plain loop, in the process that times it and in the pool's worker
+    processes (all of them, summed), by callgrind at two loop counts."""
+    if shutil.which('valgrind') is None:
+        raise PreconditionError('valgrind is not installed',
+                                hint='apt-get install valgrind')
+    env = clean_env({'PYTHONHASHSEED': '0'})
+    found = []
+    for n in loops:
+        proc = run(['valgrind', '--tool=callgrind',
+                    '--callgrind-out-file=/dev/null', python, PROBE, str(n)],
+                   cwd=cwd, env=env, quiet=True)
+        found.append(collected_by_process(proc.stderr))
+    (p0, w0), (p1, w1) = found
+    span = loops[1] - loops[0]
+    return {'parent': (p1 - p0) / span, 'workers': (w1 - w0) / span}
+
+
 def summarise(samples, labels):
     """Per (way, label): the time and the ratios to the baseline.
 
@@ -215,6 +260,29 @@ def render(results):
                 f'({row["time_min"] * 1e3:.2f}-{row["time_max"] * 1e3:.2f})'
                 f' | {ratio} | {spread} | {extent} |')
         lines.append('')
+    instr = results.get('instructions')
+    if instr:
+        base = instr['baseline']
+        lines += ['## Instructions per loop (callgrind)', '',
+                  'User-space instructions of one loop of the plain loop '
+                  f'(count at {INSTR_LOOPS[1]} loops - count at '
+                  f'{INSTR_LOOPS[0]}, over {INSTR_LOOPS[1] - INSTR_LOOPS[0]}'
+                  '), in the process that runs the pool and in its worker '
+                  'processes (two a loop, summed); PYTHONHASHSEED=0.  Time '
+                  'spent waiting (for a worker, a thread, the scheduler) '
+                  'costs no instruction.', '',
+                  '| interpreter | the pool\'s process | ratio | the '
+                  'workers | ratio |', '|---|---:|---:|---:|---:|']
+        for label, _ in results['interpreters']:
+            row = instr.get(label)
+            if row is None:
+                continue
+            lines.append(
+                f'| {label} | {row["parent"]:,.0f} | '
+                f'{row["parent"] / base["parent"]:.3f} | '
+                f'{row["workers"]:,.0f} | '
+                f'{row["workers"] / base["workers"]:.3f} |')
+        lines.append('')
     return '\n'.join(lines)
 
 
@@ -223,7 +291,8 @@ def _load():
 
 
 def run_mp_pool(paths, at=DEFAULT_AT, rounds=5, loops=20, output=None,
-                variant=None, pyperformance=True, seed=None):
+                variant=None, pyperformance=True, seed=None,
+                instructions=False):
     """Implement ``bench mp-pool``; return 0."""
     from ..selftest import ensure_tools
     start = time.monotonic()
@@ -252,6 +321,14 @@ def run_mp_pool(paths, at=DEFAULT_AT, rounds=5, loops=20, output=None,
                     time_pyperformance(tools, python, out, same_loops, cwd)
                 same_loops = same_loops or out
     labels = [label for label, _, _ in found]
+    counted = None
+    if instructions:
+        counted = {}
+        scratch = paths.workdir / 'bench' / 'mp-pool-cwd'
+        scratch.mkdir(parents=True, exist_ok=True)
+        for label, python, _ in found:
+            log.info('instructions (callgrind): %s', label)
+            counted[label] = count_instructions(python, scratch)
     results = {
         'version': paths.base.version, 'variant': variant,
         'rounds': rounds, 'loops': loops,
@@ -259,6 +336,7 @@ def run_mp_pool(paths, at=DEFAULT_AT, rounds=5, loops=20, output=None,
         'samples': {f'{way}|{label}': {str(r): v for r, v in by.items()}
                     for (way, label), by in samples.items()},
         'table': summarise(samples, labels),
+        'instructions': counted,
         'date': datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z'),
         'load_start': load_start,
         'load_end': _load(),
