@@ -1,5 +1,6 @@
 """``build``: out-of-tree builds of the baseline and patched interpreters."""
 
+import hashlib
 import json
 import logging
 import os
@@ -15,6 +16,12 @@ from .util import cpu_count, format_cmd
 log = logging.getLogger(__name__)
 
 STAMP = '.pep433-configure.json'
+#: What a PGO build's profile was made from: the source tree's commit and
+#: a digest of its uncommitted changes (forget_stale_profile()).
+PGO_SOURCE = '.pep433-pgo-source.json'
+#: The base Makefile's stamps of the PGO cycle: without them, ``make``
+#: cleans the profile, builds instrumented, trains and rebuilds.
+PGO_STAMPS = ('profile-run-stamp', 'profile-gen-stamp', 'profile-clean-stamp')
 PROGRESS_INTERVAL = 10.0
 CCACHE_DIR = '/usr/lib/ccache'
 
@@ -161,6 +168,40 @@ def run_logged(cmd, cwd, logfile, env, label, progress=None):
                   env=env, every=PROGRESS_INTERVAL, logger=log)
 
 
+def source_identity(src):
+    """{'head', 'changes'} of the git tree *src*: its commit and the
+    sha256 of ``git diff HEAD`` (None outside a git tree)."""
+    if not gitutil.is_repo(src):
+        return None
+    diff = gitutil.out(src, 'diff', 'HEAD')
+    return {'head': gitutil.rev_parse(src, 'HEAD'),
+            'changes': hashlib.sha256(diff.encode()).hexdigest()}
+
+
+def forget_stale_profile(label, src, builddir):
+    """Make a PGO build start its cycle again if *src* changed since
+    its profile was made.
+
+    The base's Makefile keeps profile-run-stamp, and with it the profile,
+    across source changes; the rebuild then feeds gcc a profile of other
+    code, which it refuses (-Werror=coverage-mismatch).  The tree the
+    profile is of is recorded in PGO_SOURCE; on a change, or with no record
+    beside a profile, the stamps go and ``make`` runs the whole cycle.
+    """
+    record = Path(builddir) / PGO_SOURCE
+    now = source_identity(src)
+    try:
+        before = json.loads(record.read_text())
+    except (OSError, ValueError):
+        before = None
+    if (Path(builddir) / PGO_STAMPS[0]).exists() and before != now:
+        log.info('%s: the source changed since its profile was made: '
+                 'instrumented build, training and rebuild again', label)
+        for name in PGO_STAMPS:
+            (Path(builddir) / name).unlink(missing_ok=True)
+    record.write_text(json.dumps(now, indent=2) + '\n')
+
+
 def build_tree(label, src, builddir, flags, jobs=None, extra_env=None):
     """Configure (when needed) and make *src* out of tree in *builddir*
     (with *extra_env* added to build_env()).
@@ -174,8 +215,10 @@ def build_tree(label, src, builddir, flags, jobs=None, extra_env=None):
     """
     src, builddir = Path(src).resolve(), Path(builddir).resolve()
     env = configure_tree(label, src, builddir, flags, extra_env)
-    progress = (PgoProgress(builddir) if '--enable-optimizations' in flags
-                else None)
+    pgo = '--enable-optimizations' in flags
+    if pgo:
+        forget_stale_profile(label, src, builddir)
+    progress = PgoProgress(builddir) if pgo else None
     jobs = jobs or cpu_count()
     run_logged(['make', f'-j{jobs}'], builddir, builddir / 'make.log', env,
                f'{label} make', progress=progress)

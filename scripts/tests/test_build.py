@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import fake_source
+from conftest import commit_all, fake_checkout, fake_source
 from pep433tool import build, deps
 from pep433tool.errors import ExternalError, PreconditionError
 
@@ -273,3 +273,38 @@ def test_optimized_configure_of_the_patched_tree(tmp_path, request):
     assert '-flto' in makefile
     assert json.loads((builddir / build.STAMP).read_text()) == {
         'src': str(repo.resolve()), 'configure_args': flags}
+
+
+def test_a_pgo_build_forgets_the_profile_of_changed_sources(tmp_path):
+    # The base's Makefile would reuse profile-run-stamp's profile for a
+    # changed tree, which gcc refuses: a change must remove the stamps.
+    paths, repo = fake_checkout(tmp_path, {'Python/x.c': 'int x;\n'})
+    builddir = tmp_path / 'patched-optimized'
+    builddir.mkdir()
+
+    def stamps():
+        return sorted(name for name in build.PGO_STAMPS
+                      if (builddir / name).exists())
+
+    for name in build.PGO_STAMPS:
+        (builddir / name).write_text('')
+    # a profile with no record of its source: made again
+    build.forget_stale_profile('p', repo, builddir)
+    assert stamps() == []
+    # the same source: kept
+    for name in build.PGO_STAMPS:
+        (builddir / name).write_text('')
+    build.forget_stale_profile('p', repo, builddir)
+    assert stamps() == sorted(build.PGO_STAMPS)
+    # an uncommitted change: made again
+    (repo / 'Python/x.c').write_text('int x = 1;\n')
+    build.forget_stale_profile('p', repo, builddir)
+    assert stamps() == []
+    # committed: another commit, made again
+    for name in build.PGO_STAMPS:
+        (builddir / name).write_text('')
+    build.forget_stale_profile('p', repo, builddir)
+    assert stamps() == sorted(build.PGO_STAMPS)
+    commit_all(repo, 'change')
+    build.forget_stale_profile('p', repo, builddir)
+    assert stamps() == []
