@@ -302,9 +302,11 @@ def run_mp_pool(paths, at=DEFAULT_AT, rounds=5, loops=20, output=None,
     stamp = datetime.now().strftime('%Y%m%d-%H%M%S')
     output = (Path(output).resolve() if output
               else paths.workdir / 'bench' / f'mp-pool-{stamp}')
-    (output / 'pyperformance').mkdir(parents=True, exist_ok=True)
+    output.mkdir(parents=True, exist_ok=True)
     cwd = paths.workdir / 'bench'      # pyperformance's venvs, kept
-    cwd.mkdir(parents=True, exist_ok=True)
+    if pyperformance:
+        (output / 'pyperformance').mkdir(exist_ok=True)
+        cwd.mkdir(parents=True, exist_ok=True)
     load_start = _load()
     rng = random.Random(seed)
     samples, same_loops = {}, None
