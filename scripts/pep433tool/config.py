@@ -53,6 +53,10 @@ TEST_FULL_EXTRA = ('test_multiprocessing_spawn',
                    'test_multiprocessing_forkserver',
                    'test_multiprocessing_fork', 'test_asyncio')
 TEST_MODES = ('baseline', 'patched', 'patched-e')
+#: test --all: every test module of the base's regrtest, with every
+#: resource but those that need the network or a display (after the
+#: ``-u network`` every run passes: the last -u wins)
+ALL_TESTS_ARGS = ('-u', 'all,-network,-urlfetch,-gui')
 #: Builds beside the default pair, each in baseline-<name>/ and
 #: patched-<name>/ with these configure flags added: --with-pydebug (build
 #: --debug, for test --refleaks), the free-threaded build (build

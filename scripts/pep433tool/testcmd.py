@@ -8,7 +8,7 @@ import shutil
 
 from . import asan, config, options, regrtest, sanitizers, tsan
 from .checkout import require_checkout
-from .errors import PreconditionError, ProblemFound
+from .errors import PreconditionError, ProblemFound, UsageError
 from .junit import (compare, confirm, count, format_report, module_of,
                     parse_output, rerun_name, summary_header)
 from .util import cpu_count
@@ -36,8 +36,12 @@ def select_tests(paths, full=False, tests=None):
 
 
 def run_tests(paths, full=False, modes=None, tests=None, jobs=None,
-              refleaks=False, free_threading=False):
+              refleaks=False, free_threading=False, every=False):
     """Implement the ``test`` subcommand; return the exit code.
+
+    With *every*, regrtest runs every test module of the base
+    (config.ALL_TESTS_ARGS), its results kept apart from the subset's
+    (``<mode>-all.json``, ``summary-all.txt``).
 
     With *refleaks*, the debug builds run ``-R 3:3`` on the test modules the
     series adds or changes (or *tests*), and the patched one is compared
@@ -47,30 +51,37 @@ def run_tests(paths, full=False, modes=None, tests=None, jobs=None,
     """
     require_checkout(paths)
     all_modes, extra_args, base_mode = config.TEST_MODES, (), 'baseline'
-    summary = 'summary.txt'
-    if refleaks:
+    summary, tag = 'summary.txt', ''
+    if every:
+        extra_args, summary, tag = (config.ALL_TESTS_ARGS,
+                                    'summary-all.txt', '-all')
+    elif refleaks:
         all_modes, extra_args = config.REFLEAK_MODES, config.REFLEAK_ARGS
         base_mode, summary = 'baseline-debug', 'summary-refleaks.txt'
     elif free_threading:
         all_modes, base_mode = config.FT_MODES, 'baseline-ft'
         summary = 'summary-ft.txt'
     modes = list(dict.fromkeys(modes or all_modes))
-    if refleaks and not tests:
+    if every:
+        names = []      # regrtest's own list: every module
+    elif refleaks and not tests:
         names = regrtest.touched_tests(paths.cpython, paths.base.tag)
     else:
         names = select_tests(paths, full, tests)
     jobs = jobs or cpu_count()
-    log.info('tests: %s', ' '.join(names))
+    log.info('tests: %s', ' '.join(names) or 'every test module')
     results = {}
     for mode in all_modes:
         if mode in modes:
             results[mode] = regrtest.run_mode(paths, mode, names, jobs,
-                                     extra_args=extra_args)
-    baseline = results.get(base_mode) or regrtest.load_saved(paths, base_mode)
+                                              tag=tag, extra_args=extra_args)
+    baseline = (results.get(base_mode)
+                or regrtest.load_saved(paths, base_mode + tag))
     if baseline is None:
         raise PreconditionError(
             'no baseline results to compare with',
             hint=f'scripts/pep433 test --mode {base_mode}'
+                 + (' --all' if every else '')
                  + (' --refleaks' if refleaks else '')
                  + (' --free-threading' if free_threading else ''))
     comparisons = []
@@ -84,13 +95,16 @@ def run_tests(paths, full=False, modes=None, tests=None, jobs=None,
                      'real failure from a flaky one', mode, len(comp.new),
                      ' '.join(again))
             confirm(comp, regrtest.run_mode(paths, mode, again, jobs,
-                                            tag='-rerun',
+                                            tag=tag + '-rerun',
                                             extra_args=extra_args))
         comparisons.append(comp)
-    tier = ('refleaks' if refleaks else 'free-threading' if free_threading
+    tier = ('every module' if every else 'refleaks' if refleaks
+            else 'free-threading' if free_threading
             else 'full' if full else 'chosen tests' if tests else 'subset')
-    report = (summary_header(paths, f'test ({tier}, {len(names)} test '
-                                    f'modules, modes {", ".join(modes)})')
+    what = (f'{tier}, {" ".join(extra_args)}' if every
+            else f'{tier}, {len(names)} test modules')
+    report = (summary_header(paths, f'test ({what}, modes '
+                                    f'{", ".join(modes)})')
               + format_report(baseline, comparisons, base_mode=base_mode))
     (paths.results / summary).write_text(report)
     print(report, end='')
@@ -265,6 +279,9 @@ def add_arguments(parser):
     parser.add_argument('--full', action='store_true',
                         help='also the multiprocessing and asyncio tests')
     group = parser.add_mutually_exclusive_group()
+    group.add_argument('--all', action='store_true', dest='every',
+                       help="every module of the base's regrtest, "
+                            '-u all but network and gui')
     group.add_argument('--refleaks', action='store_true',
                        help='regrtest -R on the --debug builds')
     group.add_argument('--free-threading', action='store_true',
@@ -287,7 +304,10 @@ def handle(args, paths):
         return run_tsan(paths, tests=args.tests, jobs=args.jobs)
     if args.asan:
         return run_asan(paths, tests=args.tests, jobs=args.jobs)
+    if args.every and (args.full or args.tests):
+        raise UsageError('--all runs every module: no --full or --tests '
+                         'with it')
     return run_tests(paths, full=args.full, modes=args.mode,
                      tests=args.tests, jobs=args.jobs,
                      refleaks=args.refleaks,
-                     free_threading=args.free_threading)
+                     free_threading=args.free_threading, every=args.every)

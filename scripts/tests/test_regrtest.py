@@ -1,5 +1,6 @@
 """Comparison of regrtest results (junit XML + output) and the test CLI."""
 
+import json
 import stat
 import textwrap
 
@@ -122,6 +123,7 @@ if args[:1] == ['-c']:
     sys.exit({e_rc})
 xml = args[args.index('--junit-xml') + 1]
 shutil.copyfile({source!r}, xml)
+print('args:', *args)
 print('0:00:01 load avg: 0.1 [1/1] test_a passed')
 sys.exit(0)
 '''
@@ -255,3 +257,29 @@ def test_modes_name_their_build(tmp_path, mode, build, e, src, hint):
         ['-e'] if e else [])
     assert tree == paths.workdir / src
     assert build_hint(mode) == f'scripts/pep433 {hint}'
+
+
+def test_cli_all_runs_every_module_apart_from_the_subset(fake_builds,
+                                                         capsys):
+    proj = fake_builds
+    fake_build(proj, 'patched', [('test.test_a.T.test_1', 'fail', 'boom'),
+                                 ('test.test_a.T.test_2', 'error', 'x')])
+    assert proj.run('test', '--all') == 1
+    results = proj.workdir / 'results'
+    # regrtest got no module name (its own list: every module) and the
+    # resources of config.ALL_TESTS_ARGS after the usual -u network
+    saved = json.loads((results / 'patched-all.json').read_text())
+    assert saved['tests'] == []
+    args = (results / 'patched-all.log').read_text().split()
+    uses = [args[i + 1] for i, arg in enumerate(args) if arg == '-u']
+    assert uses == ['network', 'all,-network,-urlfetch,-gui']
+    assert 'test_a.T.test_1' in capsys.readouterr().out
+    assert (results / 'summary-all.txt').exists()
+    assert not (results / 'summary.txt').exists()
+    assert not (results / 'baseline.json').exists()
+    assert 'all,-network,-urlfetch,-gui' in (results / 'summary-all.txt'
+                                             ).read_text()
+    # one mode again, compared with the saved --all baseline only
+    (results / 'baseline-all.json').rename(results / 'baseline.json')
+    assert proj.run('test', '--all', '--mode', 'patched') == 3
+    assert proj.run('test', '--all', '--tests', 'test_a') == 2
