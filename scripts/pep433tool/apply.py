@@ -131,6 +131,15 @@ def remove_stale_worktrees(repo, tmp_parent):
                 pass
 
 
+def _up_to_date(paths, repo, series, base, tip):
+    """True if branch pep433 (at *tip*) is the series already."""
+    if not series.names:
+        return tip == base
+    return tip != base and patchset.matches(
+        paths.patches, series.names,
+        patchset.compute(repo, paths.base.tag, hint_base=paths.base.version))
+
+
 def run_apply(paths):
     """Implement the ``apply`` subcommand; return the exit code."""
     repo = checkout.require_checkout(paths)
@@ -139,21 +148,12 @@ def run_apply(paths):
     version = paths.base.version
     base = gitutil.rev_parse(repo, paths.base.tag)
     tip = gitutil.rev_parse(repo, f'refs/heads/{config.BRANCH}')
-    if tip is not None:
-        if not series.names and tip == base:
-            log.info('apply: the series is empty and %s is at %s; '
-                     'nothing to do', config.BRANCH, paths.base.tag)
-            checkout.record_applied(repo, tip, 'apply')
-            return 0
-        if tip != base and patchset.matches(
-                paths.patches, series.names,
-                patchset.compute(repo, paths.base.tag, hint_base=version)):
-            log.info('apply: branch %s already matches patches/%s/ '
-                     '(%d patches); nothing to do', config.BRANCH, version,
-                     len(series.names))
-            checkout.record_applied(repo, tip, 'apply')
-            return 0
-        if checkout.unexported(paths, repo):
+    if tip is not None and _up_to_date(paths, repo, series, base, tip):
+        log.info('apply: branch %s already is patches/%s/ (%d patches); '
+                 'nothing to do', config.BRANCH, version, len(series.names))
+        new = tip
+    else:
+        if tip is not None and checkout.unexported(paths, repo):
             raise PreconditionError(
                 f'branch {config.BRANCH} in {repo} has commits that are not '
                 f'in patches/{version}/ and that apply did not create (tip '
@@ -162,18 +162,17 @@ def run_apply(paths):
                      f'{tool_command("export", base=version)}, or move the '
                      f'branch away (git -C {repo} branch -m {config.BRANCH} '
                      'my-work), then run apply again')
-    new = build_series(paths, repo, series)
-    if tip != new:
-        checkout.check_holders(repo, new)    # refuse before any ref changes
-    if tip is not None and tip != base and tip != new:
-        # A run killed after this point already kept *tip*: keep it once.
-        backup = checkout.keep_backup(repo, tip, 'apply')
-        log.info('apply: the series changed; previous branch tip %s kept '
-                 'as %s', tip[:12], backup)
-    if tip != new:
-        checkout.move_branch(repo, tip, new)
-    log.info('apply: %s is at %s (%d patches on %s)', config.BRANCH,
-             new[:12], len(series.names), paths.base.tag)
+        new = build_series(paths, repo, series)
+        if tip != new:
+            checkout.check_holders(repo, new)  # refuse before a ref changes
+            if tip is not None and tip != base:
+                # A run killed after this point already kept *tip*: once.
+                backup = checkout.keep_backup(repo, tip, 'apply')
+                log.info('apply: the series changed; previous branch tip %s '
+                         'kept as %s', tip[:12], backup)
+            checkout.move_branch(repo, tip, new)
+        log.info('apply: %s is at %s (%d patches on %s)', config.BRANCH,
+                 new[:12], len(series.names), paths.base.tag)
     checkout.record_applied(repo, new, 'apply')
     return 0
 
