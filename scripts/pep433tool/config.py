@@ -54,8 +54,8 @@ TEST_FULL_EXTRA = ('test_multiprocessing_spawn',
                    'test_multiprocessing_fork', 'test_asyncio')
 TEST_MODES = ('baseline', 'patched', 'patched-e')
 #: test --all: every test module of the base's regrtest, with every
-#: resource but those that need the network or a display (after the
-#: ``-u network`` every run passes: the last -u wins)
+#: resource but those that need the network or a display (regrtest applies
+#: its -u options in order: ``all`` replaces the ``-u network`` of every run)
 ALL_TESTS_ARGS = ('-u', 'all,-network,-urlfetch,-gui')
 #: Builds beside the default pair, each in baseline-<name>/ and
 #: patched-<name>/ with these configure flags added: --with-pydebug (build

@@ -5,6 +5,7 @@ compared with the baseline (junit.py), and the sanitizer tiers (--tsan,
 import logging
 import re
 import shutil
+from typing import NamedTuple
 
 from . import asan, config, options, regrtest, sanitizers, tsan
 from .checkout import require_checkout
@@ -35,6 +36,17 @@ def select_tests(paths, full=False, tests=None):
     return names
 
 
+class _Tier(NamedTuple):
+    """What a tier of ``test`` runs and where its results go."""
+    name: str                   # in the summary's header
+    option: str                 # the option that selects it, for hints
+    modes: tuple = config.TEST_MODES
+    base_mode: str = 'baseline'
+    extra_args: tuple = ()      # added to regrtest's command line
+    summary: str = 'summary.txt'
+    tag: str = ''               # after the mode in the results' names
+
+
 def run_tests(paths, full=False, modes=None, tests=None, jobs=None,
               refleaks=False, free_threading=False, every=False):
     """Implement the ``test`` subcommand; return the exit code.
@@ -50,18 +62,20 @@ def run_tests(paths, full=False, modes=None, tests=None, jobs=None,
     of config.FT_MODES, compared with baseline-ft.
     """
     require_checkout(paths)
-    all_modes, extra_args, base_mode = config.TEST_MODES, (), 'baseline'
-    summary, tag = 'summary.txt', ''
     if every:
-        extra_args, summary, tag = (config.ALL_TESTS_ARGS,
-                                    'summary-all.txt', '-all')
+        tier = _Tier('every module', '--all', extra_args=config.ALL_TESTS_ARGS,
+                     summary='summary-all.txt', tag='-all')
     elif refleaks:
-        all_modes, extra_args = config.REFLEAK_MODES, config.REFLEAK_ARGS
-        base_mode, summary = 'baseline-debug', 'summary-refleaks.txt'
+        tier = _Tier('refleaks', '--refleaks', config.REFLEAK_MODES,
+                     'baseline-debug', config.REFLEAK_ARGS,
+                     'summary-refleaks.txt')
     elif free_threading:
-        all_modes, base_mode = config.FT_MODES, 'baseline-ft'
-        summary = 'summary-ft.txt'
-    modes = list(dict.fromkeys(modes or all_modes))
+        tier = _Tier('free-threading', '--free-threading', config.FT_MODES,
+                     'baseline-ft', summary='summary-ft.txt')
+    else:
+        tier = _Tier('full' if full else 'chosen tests' if tests
+                     else 'subset', '')
+    modes = list(dict.fromkeys(modes or tier.modes))
     if every:
         names = []      # regrtest's own list: every module
     elif refleaks and not tests:
@@ -71,22 +85,21 @@ def run_tests(paths, full=False, modes=None, tests=None, jobs=None,
     jobs = jobs or cpu_count()
     log.info('tests: %s', ' '.join(names) or 'every test module')
     results = {}
-    for mode in all_modes:
+    for mode in tier.modes:
         if mode in modes:
             results[mode] = regrtest.run_mode(paths, mode, names, jobs,
-                                              tag=tag, extra_args=extra_args)
-    baseline = (results.get(base_mode)
-                or regrtest.load_saved(paths, base_mode + tag))
+                                              tag=tier.tag,
+                                              extra_args=tier.extra_args)
+    baseline = (results.get(tier.base_mode)
+                or regrtest.load_saved(paths, tier.base_mode + tier.tag))
     if baseline is None:
         raise PreconditionError(
             'no baseline results to compare with',
-            hint=f'scripts/pep433 test --mode {base_mode}'
-                 + (' --all' if every else '')
-                 + (' --refleaks' if refleaks else '')
-                 + (' --free-threading' if free_threading else ''))
+            hint=f'scripts/pep433 test --mode {tier.base_mode}'
+                 + (f' {tier.option}' if tier.option else ''))
     comparisons = []
     for mode, res in results.items():
-        if mode == base_mode:
+        if mode == tier.base_mode:
             continue
         comp = compare(mode, baseline, res)
         if comp.new and not tests_only_check(comp):
@@ -95,18 +108,16 @@ def run_tests(paths, full=False, modes=None, tests=None, jobs=None,
                      'real failure from a flaky one', mode, len(comp.new),
                      ' '.join(again))
             confirm(comp, regrtest.run_mode(paths, mode, again, jobs,
-                                            tag=tag + '-rerun',
-                                            extra_args=extra_args))
+                                            tag=tier.tag + '-rerun',
+                                            extra_args=tier.extra_args))
         comparisons.append(comp)
-    tier = ('every module' if every else 'refleaks' if refleaks
-            else 'free-threading' if free_threading
-            else 'full' if full else 'chosen tests' if tests else 'subset')
-    what = (f'{tier}, {" ".join(extra_args)}' if every
-            else f'{tier}, {len(names)} test modules')
+    what = (f'{tier.name}, {" ".join(tier.extra_args)}' if every
+            else f'{tier.name}, {len(names)} test modules')
     report = (summary_header(paths, f'test ({what}, modes '
                                     f'{", ".join(modes)})')
-              + format_report(baseline, comparisons, base_mode=base_mode))
-    (paths.results / summary).write_text(report)
+              + format_report(baseline, comparisons,
+                              base_mode=tier.base_mode))
+    (paths.results / tier.summary).write_text(report)
     print(report, end='')
     new = sum(len(comp.new) for comp in comparisons)
     if new:
