@@ -132,10 +132,21 @@ def remove_stale_worktrees(repo, tmp_parent):
 
 
 def _up_to_date(paths, repo, series, base, tip):
-    """True if branch pep433 (at *tip*) is the series already."""
+    """True if branch pep433 (at *tip*) is the series already.
+
+    Known without exporting when *tip* is the applied tip and patches/ is
+    what it was when apply made it or export wrote it.  Otherwise (no
+    record: a branch made by hand with git am, or by an older tool) the
+    branch's export is compared with patches/.
+    """
     if not series.names:
         return tip == base
-    return tip != base and patchset.matches(
+    if tip == base:
+        return False
+    fingerprint = seriesmod.fingerprint(paths, series)
+    if checkout.recorded_fingerprint(paths, repo, tip) == fingerprint:
+        return True
+    return patchset.matches(
         paths.patches, series.names,
         patchset.compute(repo, paths.base.tag, hint_base=paths.base.version))
 
@@ -173,7 +184,8 @@ def run_apply(paths):
             checkout.move_branch(repo, tip, new)
         log.info('apply: %s is at %s (%d patches on %s)', config.BRANCH,
                  new[:12], len(series.names), paths.base.tag)
-    checkout.record_applied(repo, new, 'apply')
+    checkout.record_applied(paths, repo, new,
+                            seriesmod.fingerprint(paths, series), 'apply')
     return 0
 
 

@@ -114,10 +114,22 @@ def applied_tip(repo):
     return gitutil.rev_parse(repo, config.APPLIED_REF)
 
 
-def record_applied(repo, tip, why):
-    """Remember *tip* as the tip patches/ holds."""
+def record_applied(paths, repo, tip, fingerprint, why):
+    """Remember *tip* as the tip patches/ holds, and *fingerprint* (see
+    series.fingerprint) as what patches/ held then: the state keeps the
+    pair, so that a fingerprint is never read against another tip."""
+    paths.update_state(applied={'tip': tip, 'patches_sha256': fingerprint})
     gitutil.git(repo, 'update-ref', '-m', f'pep433 {why}',
                 config.APPLIED_REF, tip, quiet=True)
+
+
+def recorded_fingerprint(paths, repo, tip):
+    """The fingerprint of patches/ recorded with *tip*, if *tip* is still
+    the applied tip (None otherwise: nothing recorded, or another tip)."""
+    record = paths.load_state().get('applied') or {}
+    if record.get('tip') != tip or applied_tip(repo) != tip:
+        return None
+    return record.get('patches_sha256')
 
 
 def unexported(paths, repo):

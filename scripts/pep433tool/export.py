@@ -214,8 +214,9 @@ def run_export(paths, check=False):
         log.info('range-diff of the %s series against the %s series it was '
                  'ported from:\n%s', paths.base.version, ported.version,
                  rebase.port_range_diff(paths, ported))
-    gitutil.git(repo, 'update-ref', '-m', 'pep433 export',
-                config.APPLIED_REF, result.tip, quiet=True)
+    checkout.record_applied(
+        paths, repo, result.tip,
+        seriesmod.fingerprint(paths, seriesmod.load(paths)), 'export')
     return 0
 
 

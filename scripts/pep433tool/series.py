@@ -6,6 +6,7 @@ belong to the entry that follows them (``export`` keeps them with the entry
 of the same number when it rewrites the file).
 """
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 
@@ -89,6 +90,19 @@ def load(paths, check_files=True):
             raise PreconditionError(f'{paths.series} lists {name} twice')
         seen.add(name)
     return series
+
+
+def fingerprint(paths, series):
+    """SHA-256 of what *series* applies: its order and its patches' bytes.
+
+    Comments in the series file do not count: they change no commit.
+    """
+    digest = hashlib.sha256()
+    for name in series.names:
+        data = (paths.patches / name).read_bytes()
+        digest.update(f'{name}\0{len(data)}\0'.encode())
+        digest.update(data)
+    return digest.hexdigest()
 
 
 def render(names, old=None):

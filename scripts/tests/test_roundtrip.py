@@ -147,6 +147,31 @@ def test_series_change_rebuilds_and_keeps_backup(exported, tmp_path):
     assert git(other.cpython, 'rev-parse', 'refs/pep433/backup/1') == old_tip
 
 
+def test_apply_knows_an_unchanged_series_without_exporting(
+        exported, tmp_path, monkeypatch):
+    from pep433tool import patchset
+    other = Project(tmp_path / 'p2')
+    other.repo = other.paths.repo = exported.repo
+    make_base(other.cpython)
+    assert other.run('apply') == 0
+    tip = git(other.cpython, 'rev-parse', 'pep433')
+
+    def no_export(*args, **kwargs):
+        raise AssertionError('apply exported the branch')
+    monkeypatch.setattr(patchset, 'compute', no_export)
+    assert other.run('apply') == 0          # recorded by apply
+    assert exported.run('apply') == 0       # recorded by export
+    assert git(other.cpython, 'rev-parse', 'pep433') == tip
+    # a patch that changed since: not up to date, whatever the record says
+    patch = exported.patches / '0002-Add-cloexec-to-posix.patch'
+    patch.write_text(patch.read_text().replace('Add cloexec to posix',
+                                               'Add cloexec to posix.'))
+    monkeypatch.undo()
+    assert other.run('apply') == 0
+    assert git(other.cpython, 'rev-parse', 'pep433') != tip
+    assert git(other.cpython, 'rev-parse', 'refs/pep433/backup/1') == tip
+
+
 def test_apply_with_other_branch_checked_out(exported, tmp_path):
     other = Project(tmp_path / 'p2')
     other.repo = other.paths.repo = exported.repo
