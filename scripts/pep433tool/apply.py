@@ -9,20 +9,12 @@ the branch moved; its previous tip is kept as a backup ref.
 """
 
 import logging
-import os
-import tempfile
-from pathlib import Path
 
 from . import checkout, config, gitutil, patchset, series as seriesmod
 from .errors import PreconditionError
 from .util import tool_command
 
 log = logging.getLogger(__name__)
-
-#: Reason of the lock put on the temporary worktree, followed by the pid of
-#: the process that made it: how a later run knows a leftover worktree is
-#: one of ours, abandoned by a run that was killed.
-LOCK_REASON = 'pep433 apply temporary worktree, pid'
 
 AM_FLAGS = ('--committer-date-is-author-date', '--no-3way',
             '--whitespace=nowarn', '--empty=stop', '--no-message-id',
@@ -44,16 +36,8 @@ def build_series(paths, repo, series, tmp_parent=None):
     base = gitutil.rev_parse(repo, paths.base.tag)
     if not series.names:
         return base
-    tmp_parent = Path(tmp_parent or paths.workdir)
-    tmp_parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_worktrees(repo, tmp_parent)
-    worktree = Path(tempfile.mkdtemp(prefix='apply-', dir=tmp_parent))
-    worktree.rmdir()
-    # Locked, with our pid in the reason: see remove_stale_worktrees().
-    gitutil.git(repo, 'worktree', 'add', '--detach', '--lock', '--reason',
-                f'{LOCK_REASON} {os.getpid()}', str(worktree), base,
-                quiet=True)
-    try:
+    with checkout.temporary_worktree(repo, tmp_parent or paths.workdir,
+                                     base) as worktree:
         for number, name in enumerate(series.names, 1):
             patch = paths.patches / name
             log.info('applying %s', name)
@@ -64,8 +48,6 @@ def build_series(paths, repo, series, tmp_parent=None):
                             check=False, quiet=True)
                 raise _does_not_apply(paths, number, name, proc)
         return gitutil.rev_parse(worktree, 'HEAD')
-    finally:
-        checkout.remove_worktree(repo, worktree)
 
 
 def _does_not_apply(paths, number, name, proc):
@@ -86,85 +68,40 @@ def _does_not_apply(paths, number, name, proc):
              f'the order in patches/{version}/series')
 
 
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _up_to_date(paths, cpython, series):
+    """True if branch pep433 is the series already.
 
-
-def remove_stale_worktrees(repo, tmp_parent):
-    """Remove temporary worktrees left by a build_series() that was killed.
-
-    A run killed midway (SIGKILL, a closed terminal, a reboot) cannot clean
-    up: its worktree stays registered in *repo*, maybe with a ``git am`` in
-    progress.  Only worktrees that are ours are removed: named ``apply-*``
-    in *tmp_parent* and locked with LOCK_REASON by a process that no longer
-    exists (a live one may be a concurrent run).  Empty ``apply-*``
-    directories (killed before git registered them) are removed too.
-    """
-    tmp_parent = Path(tmp_parent).resolve()
-    text = gitutil.out(repo, 'worktree', 'list', '--porcelain')
-    registered = set()
-    for block in text.split('\n\n'):
-        fields = dict(line.partition(' ')[::2] for line in block.splitlines())
-        path = Path(fields.get('worktree', ''))
-        registered.add(path.resolve())
-        reason = fields.get('locked', '')
-        if (path.parent.resolve() != tmp_parent
-                or not path.name.startswith('apply-')
-                or not reason.startswith(LOCK_REASON + ' ')):
-            continue
-        pid = reason[len(LOCK_REASON) + 1:]
-        if pid.isdigit() and not _pid_alive(int(pid)):
-            log.info('removing %s, left by an apply that was interrupted '
-                     '(pid %s)', path, pid)
-            checkout.remove_worktree(repo, path)
-    for path in tmp_parent.glob('apply-*'):
-        if path not in registered and path.is_dir():
-            try:
-                path.rmdir()            # only if empty
-            except OSError:
-                pass
-
-
-def _up_to_date(paths, repo, series, base, tip):
-    """True if branch pep433 (at *tip*) is the series already.
-
-    Known without exporting when *tip* is the applied tip and patches/ is
-    what it was when apply made it or export wrote it.  Otherwise (no
+    Known without exporting when its tip is the applied tip and patches/
+    is what it was when apply made it or export wrote it.  Otherwise (no
     record: a branch made by hand with git am, or by an older tool) the
     branch's export is compared with patches/.
     """
     if not series.names:
-        return tip == base
-    if tip == base:
+        return cpython.tip == cpython.base
+    if cpython.tip == cpython.base:
         return False
     fingerprint = seriesmod.fingerprint(paths, series)
-    if checkout.recorded_fingerprint(paths, repo, tip) == fingerprint:
+    if checkout.recorded_fingerprint(paths, cpython) == fingerprint:
         return True
     return patchset.matches(
         paths.patches, series.names,
-        patchset.compute(repo, paths.base.tag, hint_base=paths.base.version))
+        patchset.compute(cpython.repo, paths.base.tag,
+                         hint_base=paths.base.version))
 
 
 def run_apply(paths):
     """Implement the ``apply`` subcommand; return the exit code."""
-    repo = checkout.require_checkout(paths)
+    cpython = checkout.open_checkout(paths)
+    repo, tip = cpython.repo, cpython.tip
     checkout.require_clean(repo)
     series = seriesmod.load(paths)
     version = paths.base.version
-    base = gitutil.rev_parse(repo, paths.base.tag)
-    tip = gitutil.rev_parse(repo, f'refs/heads/{config.BRANCH}')
-    if tip is not None and _up_to_date(paths, repo, series, base, tip):
+    if tip is not None and _up_to_date(paths, cpython, series):
         log.info('apply: branch %s already is patches/%s/ (%d patches); '
                  'nothing to do', config.BRANCH, version, len(series.names))
         new = tip
     else:
-        if tip is not None and checkout.unexported(paths, repo):
+        if cpython.unexported:
             raise PreconditionError(
                 f'branch {config.BRANCH} in {repo} has commits that are not '
                 f'in patches/{version}/ and that apply did not create (tip '
@@ -176,7 +113,7 @@ def run_apply(paths):
         new = build_series(paths, repo, series)
         if tip != new:
             checkout.check_holders(repo, new)  # refuse before a ref changes
-            if tip is not None and tip != base:
+            if tip is not None and tip != cpython.base:
                 # A run killed after this point already kept *tip*: once.
                 backup = checkout.keep_backup(repo, tip, 'apply')
                 log.info('apply: the series changed; previous branch tip %s '

@@ -8,8 +8,12 @@ tips ``apply`` and ``rebase`` moved the branch away from.  Nothing here
 removes a branch or work the tool did not create.
 """
 
+import contextlib
 import logging
+import os
 import shutil
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import config, gitutil
@@ -19,15 +23,45 @@ from .util import tool_command
 log = logging.getLogger(__name__)
 
 
-def require_checkout(paths):
-    """Return the CPython checkout, checking it was fetched."""
+@dataclass(frozen=True)
+class Checkout:
+    """A base's CPython checkout and the refs the tool keeps there, read
+    in one git call: what a command knows of it when it starts."""
+
+    repo: Path
+    base: str                   # the commit of the base's tag
+    tip: str = None             # branch pep433 (None: no branch)
+    applied: str = None         # refs/pep433/applied
+
+    @property
+    def unexported(self):
+        """The tip of branch pep433 if it has commits that neither apply
+        made nor export wrote to patches/ (None otherwise)."""
+        if self.tip in (None, self.base, self.applied):
+            return None
+        return self.tip
+
+
+def open_checkout(paths):
+    """The base's checkout and its refs, checking it was fetched."""
     repo = paths.cpython
-    if not gitutil.is_repo(repo) or gitutil.rev_parse(
-            repo, paths.base.tag) is None:
+    refs = {}
+    if gitutil.is_repo(repo):
+        refs = gitutil.peeled_refs(repo, f'refs/tags/{paths.base.tag}',
+                                   f'refs/heads/{config.BRANCH}',
+                                   config.APPLIED_REF)
+    base = refs.get(f'refs/tags/{paths.base.tag}')
+    if base is None:
         raise PreconditionError(
             f'no CPython checkout with tag {paths.base.tag} at {repo}',
             hint=tool_command('fetch', base=paths.base.version))
-    return repo
+    return Checkout(repo, base, refs.get(f'refs/heads/{config.BRANCH}'),
+                    refs.get(config.APPLIED_REF))
+
+
+def require_checkout(paths):
+    """Return the CPython checkout's path, checking it was fetched."""
+    return open_checkout(paths).repo
 
 
 def require_clean(repo, what='the checkout'):
@@ -56,6 +90,76 @@ def remove_worktree(repo, worktree):
     gitutil.git(repo, 'worktree', 'unlock', str(worktree), check=False,
                 quiet=True)
     gitutil.git(repo, 'worktree', 'prune', check=False, quiet=True)
+
+
+#: Reason of the lock put on a temporary worktree, followed by the pid of
+#: the process that made it: how a later run knows a leftover worktree is
+#: one of ours, abandoned by a run that was killed.
+LOCK_REASON = 'pep433 apply temporary worktree, pid'
+
+
+@contextlib.contextmanager
+def temporary_worktree(repo, parent, commit):
+    """A detached worktree of *repo* at *commit*, ``apply-*`` in *parent*,
+    locked with our pid while it is used and removed afterwards (first
+    removing those a killed run left: remove_stale_worktrees())."""
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_worktrees(repo, parent)
+    worktree = Path(tempfile.mkdtemp(prefix='apply-', dir=parent))
+    worktree.rmdir()
+    gitutil.git(repo, 'worktree', 'add', '--detach', '--lock', '--reason',
+                f'{LOCK_REASON} {os.getpid()}', str(worktree), commit,
+                quiet=True)
+    try:
+        yield worktree
+    finally:
+        remove_worktree(repo, worktree)
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_worktrees(repo, tmp_parent):
+    """Remove temporary worktrees left by a run that was killed.
+
+    A run killed midway (SIGKILL, a closed terminal, a reboot) cannot clean
+    up: its worktree stays registered in *repo*, maybe with a ``git am`` in
+    progress.  Only worktrees that are ours are removed: named ``apply-*``
+    in *tmp_parent* and locked with LOCK_REASON by a process that no longer
+    exists (a live one may be a concurrent run).  Empty ``apply-*``
+    directories (killed before git registered them) are removed too.
+    """
+    tmp_parent = Path(tmp_parent).resolve()
+    text = gitutil.out(repo, 'worktree', 'list', '--porcelain')
+    registered = set()
+    for block in text.split('\n\n'):
+        fields = dict(line.partition(' ')[::2] for line in block.splitlines())
+        path = Path(fields.get('worktree', ''))
+        registered.add(path.resolve())
+        reason = fields.get('locked', '')
+        if (path.parent.resolve() != tmp_parent
+                or not path.name.startswith('apply-')
+                or not reason.startswith(LOCK_REASON + ' ')):
+            continue
+        pid = reason[len(LOCK_REASON) + 1:]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            log.info('removing %s, left by an apply that was interrupted '
+                     '(pid %s)', path, pid)
+            remove_worktree(repo, path)
+    for path in tmp_parent.glob('apply-*'):
+        if path not in registered and path.is_dir():
+            try:
+                path.rmdir()            # only if empty
+            except OSError:
+                pass
 
 
 def next_backup_ref(repo):
@@ -123,23 +227,15 @@ def record_applied(paths, repo, tip, fingerprint, why):
                 config.APPLIED_REF, tip, quiet=True)
 
 
-def recorded_fingerprint(paths, repo, tip):
-    """The fingerprint of patches/ recorded with *tip*, if *tip* is still
-    the applied tip (None otherwise: nothing recorded, or another tip)."""
+def recorded_fingerprint(paths, cpython):
+    """The fingerprint of patches/ recorded with the tip of branch pep433
+    in *cpython* (a Checkout), if that tip is still the applied one (None
+    otherwise: nothing recorded, or recorded with another tip)."""
     record = paths.load_state().get('applied') or {}
-    if record.get('tip') != tip or applied_tip(repo) != tip:
+    if (cpython.tip is None or record.get('tip') != cpython.tip
+            or cpython.applied != cpython.tip):
         return None
     return record.get('patches_sha256')
-
-
-def unexported(paths, repo):
-    """The tip of branch pep433 if it has commits that neither apply made
-    nor export wrote to patches/ (None otherwise)."""
-    tip = gitutil.rev_parse(repo, f'refs/heads/{config.BRANCH}')
-    base = gitutil.rev_parse(repo, paths.base.tag)
-    if tip in (None, base, applied_tip(repo)):
-        return None
-    return tip
 
 
 def keep_backup(repo, tip, why):

@@ -70,6 +70,19 @@ def rev_parse(repo, rev):
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
+def peeled_refs(repo, *refs):
+    """Map of those of *refs* (full names) that exist -> the commit each
+    points at (a tag peeled), in one ``git for-each-ref``."""
+    text = out(repo, 'for-each-ref',
+               '--format=%(refname) %(objectname) %(*objectname)', *refs)
+    result = {}
+    for line in text.splitlines():
+        name, obj, peeled = (line.split() + [''])[:3]
+        if name in refs:
+            result[name] = peeled or obj
+    return result
+
+
 def is_repo(path):
     """True if *path* is the top of a git work tree or a bare repository."""
     path = Path(path)

@@ -302,9 +302,10 @@ def start(paths, old):
     if not gitutil.is_repo(paths.cpython):
         log.info('fetching %s first', paths.base.version)
         run_fetch(paths)
-    repo = checkout.require_checkout(paths)
+    cpython = checkout.open_checkout(paths)
+    repo = cpython.repo
     checkout.require_clean(repo)
-    if checkout.unexported(paths, repo):
+    if cpython.unexported:
         raise PreconditionError(
             f'branch {config.BRANCH} in {repo} has commits that are not in '
             f'patches/{paths.base.version}/',

@@ -666,7 +666,7 @@ def test_fetch_checkout_refuses_foreign_repos(tmp_path, caplog):
 
 def test_stale_worktree_cleanup_removes_only_its_own(tmp_path):
     """Only apply-* worktrees locked by a dead apply are removed."""
-    from pep433tool import apply
+    from pep433tool import checkout
     repo = make_base(tmp_path / 'cpython')
     parent = tmp_path / 'work'
     parent.mkdir()
@@ -677,17 +677,17 @@ def test_stale_worktree_cleanup_removes_only_its_own(tmp_path):
         git(repo, 'worktree', 'add', '-q', '--detach', *lock, str(path),
             'v3.13.5')
     add(parent / 'apply-dead', '--lock', '--reason',
-        f'{apply.LOCK_REASON} {dead.pid}')
+        f'{checkout.LOCK_REASON} {dead.pid}')
     add(parent / 'apply-live', '--lock', '--reason',
-        f'{apply.LOCK_REASON} {os.getpid()}')
+        f'{checkout.LOCK_REASON} {os.getpid()}')
     add(parent / 'apply-user')                       # not locked: not ours
     add(parent / 'mine', '--lock', '--reason',       # not named apply-*
-        f'{apply.LOCK_REASON} {dead.pid}')
+        f'{checkout.LOCK_REASON} {dead.pid}')
     add(tmp_path / 'elsewhere' / 'apply-x', '--lock', '--reason',
-        f'{apply.LOCK_REASON} {dead.pid}')
+        f'{checkout.LOCK_REASON} {dead.pid}')
     (parent / 'apply-empty').mkdir()
     write(parent, 'apply-files/keep.txt', 'not empty\n')
-    apply.remove_stale_worktrees(repo, parent)
+    checkout.remove_stale_worktrees(repo, parent)
     listed = git(repo, 'worktree', 'list', '--porcelain')
     assert 'apply-dead' not in listed
     assert not (parent / 'apply-dead').exists()

@@ -1,6 +1,6 @@
 """apply/export round trip on a small fake CPython repository."""
 
-from conftest import Project, git, make_base, write
+from conftest import Project, fake_checkout, git, make_base, write
 
 
 def tree(repo, rev='pep433'):
@@ -170,6 +170,25 @@ def test_apply_knows_an_unchanged_series_without_exporting(
     assert other.run('apply') == 0
     assert git(other.cpython, 'rev-parse', 'pep433') != tip
     assert git(other.cpython, 'rev-parse', 'refs/pep433/backup/1') == tip
+
+
+def test_checkout_refs_are_read_through_an_annotated_tag(tmp_path):
+    from pep433tool import checkout, config
+    paths, repo = fake_checkout(tmp_path, {'Lib/os.py': 'x\n'})
+    commit = git(repo, 'rev-parse', 'HEAD')
+    # a clone of CPython's own repository: its release tags are annotated
+    git(repo, 'tag', '-f', '-a', '-m', 'Python 3.13.5', 'v3.13.5')
+    git(repo, 'update-ref', config.APPLIED_REF, commit)
+    git(repo, 'branch', f'{config.BRANCH}-other')   # a prefix, not the branch
+    found = checkout.open_checkout(paths)
+    assert (found.repo, found.base, found.tip, found.applied) == \
+        (repo, commit, commit, commit)
+    assert found.unexported is None
+    git(repo, 'update-ref', '-d', config.APPLIED_REF)
+    git(repo, 'commit', '-q', '--allow-empty', '-m', 'mine')
+    found = checkout.open_checkout(paths)
+    assert found.applied is None
+    assert found.unexported == git(repo, 'rev-parse', 'HEAD')
 
 
 def test_apply_with_other_branch_checked_out(exported, tmp_path):
