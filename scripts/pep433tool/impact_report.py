@@ -222,7 +222,8 @@ def render(results, table=None, base='', seconds=0.0, command=''):
             'not in the other, compared per test case with the baseline '
             '(as `scripts/pep433 test` does), run again to tell a real one '
             'from a flaky one. "New failures" break in that mode; "fixed" '
-            'fail on the baseline only.', '', '## Results', '']
+            'fail on the baseline only and ran in that mode.', '',
+            '## Results', '']
     out += results_table(results)
     out += ['', '## Differences', '']
     diffs = [d for r in results for d in r.differences]

@@ -288,6 +288,20 @@ def suite(cases, census=()):
 PKG = parse()[0]
 
 
+def test_a_case_the_mode_did_not_run_is_not_fixed_by_it():
+    runs = {'baseline': suite({'tests/t.py::test_a': 'fail',
+                               'tests/t.py::test_b': 'fail'}),
+            'patched': suite({'tests/t.py::test_b': 'pass'})}
+
+    def rerun(mode, ids):
+        return suite({'tests/t.py::test_a': 'fail',
+                      'tests/t.py::test_b': 'fail'})
+
+    result = impact_compare.compare_package(PKG, runs, rerun)
+    assert [(d.kind, d.test) for d in result.differences] == [
+        ('fixes', 'tests/t.py::test_b')]
+
+
 def test_compare_package_breaks_fixes_flaky_and_explanations():
     runs = {
         'baseline': suite({'tests/test_fd.py::test_leak1': 'pass',
