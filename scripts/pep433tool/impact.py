@@ -41,6 +41,7 @@ from .impact_data import BUILD_MODES
 from .impact_suite import SuiteRun, load_suite, run_suite
 from .impact_venvs import (PROBES, build_python, ensure_tests_file,
                            ensure_venv, impact_dir)
+from .regrtest import build_of
 from .util import clean_env, run
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,6 @@ FDPASS_PROGRAMS = ('openssl', 'valgrind')
 
 def data_file(paths):
     return paths.repo / 'impact' / 'packages.toml'
-
-def build_of(mode):
-    return 'baseline' if mode == 'baseline' else 'patched'
-
 
 # --- one package in every mode -----------------------------------------------
 
