@@ -86,8 +86,8 @@ def _tree_id(repo):
     if not (Path(repo) / '.git').exists():
         return 'a plain tree'
     commit = gitutil.out(repo, 'rev-parse', '--short', 'HEAD', check=False)
-    return f'commit {commit} (and its working tree as it is)' if commit \
-        else 'an unknown commit'
+    return (f'commit {commit} (and its working tree as it is)' if commit
+            else 'an unknown commit')
 
 
 def run_audit(paths, static_only=False, reuse=False, tests=None, jobs=None,

@@ -81,8 +81,8 @@ def load_classification(path):
         if entry.kind not in KINDS:
             errors.append(f'{where}: kind must be one of '
                           f'{", ".join(KINDS)}, not {entry.kind!r}')
-        entry.replaceable, entry.compat_tests, problems = \
-            _read_replaceable(item, where)
+        entry.replaceable, entry.compat_tests, problems = (
+            _read_replaceable(item, where))
         errors += problems
         if entry.key in entries:
             errors.append(f'{where}: a second entry for this site')
@@ -124,8 +124,8 @@ def toml_string(text):
 def toml_stub(row):
     """A ``[[site]]`` to paste into the classification file."""
     file, function, call = row.key
-    asks = '; '.join(dict.fromkeys(s.detail for s in row.static)) or \
-        'not seen statically'
+    asks = ('; '.join(dict.fromkeys(s.detail for s in row.static))
+            or 'not seen statically')
     lines = ', '.join(map(str, row.lines))
     return (f'[[site]]  # line {lines}; asks: {asks}\n'
             f'file = {toml_string(file)}\n'

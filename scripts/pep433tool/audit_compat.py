@@ -21,8 +21,8 @@ def compat_test_problem(lib, name, cache=None):
     file to its parsed classes, across calls.
     """
     parts = name.split('.')
-    if len(parts) < 3 or not all(part.isidentifier() for part in parts) \
-            or not parts[-1].startswith('test'):
+    if (len(parts) < 3 or not all(part.isidentifier() for part in parts)
+            or not parts[-1].startswith('test')):
         return 'is not of the form module.Class.test_method'
     *module, cls, method = parts
     where = _test_module_file(Path(lib) / 'test', module)

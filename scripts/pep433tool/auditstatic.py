@@ -46,8 +46,8 @@ TEST_DIRS = ('test', 'tests', 'idle_test', '__phello__')
 def is_test_path(rel):
     """True if *rel* (a path relative to Lib/, posix) is in a test dir."""
     parts = rel.split('/')[:-1]
-    return any(part in TEST_DIRS for part in parts) or \
-        rel.split('/')[0] in ('site-packages', '__phello__')
+    return (any(part in TEST_DIRS for part in parts)
+            or rel.split('/')[0] in ('site-packages', '__phello__'))
 
 
 @dataclass
@@ -324,8 +324,8 @@ class _Scanner:
                 return
             if kind == 'ref' and name in CREATORS:
                 callees.append(name)
-        method = not callees and isinstance(func, ast.Attribute) and \
-            func.attr in METHODS
+        method = (not callees and isinstance(func, ast.Attribute)
+                  and func.attr in METHODS)
         if method:
             receivers = self._resolve(func.value, scope)
             if not any(kind == 'module' for _, kind in receivers):
@@ -370,8 +370,8 @@ class _Scanner:
 
     def _in_helper(self, scope):
         """True if *scope* is the definition of a socket.py helper."""
-        return self.module == 'socket' and f'socket.{scope.qualname}' in \
-            HELPERS
+        return (self.module == 'socket'
+                and f'socket.{scope.qualname}' in HELPERS)
 
     # --- what a call asks for -----------------------------------------------
 
@@ -484,8 +484,8 @@ def _ident(expr):
         if isinstance(expr, ast.Attribute):
             return expr.attr
         if isinstance(expr, (ast.Subscript, ast.Call)):
-            expr = expr.value if isinstance(expr, ast.Subscript) else \
-                expr.func
+            expr = (expr.value if isinstance(expr, ast.Subscript)
+                    else expr.func)
             continue
         return ''
 

@@ -102,8 +102,8 @@ def ci_checks(where, src, builddir, base_report, repo, commit, base_tag):
         if path.endswith(('.c', '.h')):
             proc = gitutil.git(repo, 'show', f'{commit}^:{path}',
                                check=False)
-            tabs_before[path] = proc.stdout.count('\t') \
-                if proc.returncode == 0 else 0
+            tabs_before[path] = (proc.stdout.count('\t')
+                                 if proc.returncode == 0 else 0)
     problems += [f'{where}: {problem}' for problem in cichecks.patchcheck(
         src, builddir / 'python', changed, tabs_before,
         env=cichecks.python_env(builddir))]

@@ -82,8 +82,8 @@ def parse_diagnostics(output, roots=(), normalized=False):
         where = ':'.join(part for part in (name, match['line'], match['col'])
                          if part)
         kind = 'error' if match['kind'] == 'fatal error' else match['kind']
-        text = normalize(match['text'], roots) if normalized else \
-            match['text']
+        text = (normalize(match['text'], roots) if normalized
+                else match['text'])
         result.append(Diagnostic(kind, name, text, match['option'] or '',
                                  where))
     return result

@@ -88,8 +88,8 @@ def download_url(paths, url=None, timeout=URL_TIMEOUT):
     part = paths.cache / (base.tarball + '.part')
     log.info('downloading %s', url)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, \
-                open(part, 'wb') as out:
+        with (urllib.request.urlopen(url, timeout=timeout) as response,
+              open(part, 'wb') as out):
             total = int(response.headers.get('Content-Length') or 0)
             done, last = 0, time.monotonic()
             for chunk in iter(lambda: response.read(1 << 20), b''):

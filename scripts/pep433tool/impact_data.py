@@ -89,8 +89,8 @@ class Package:
     def title(self):
         """"name version", or "name (local)" for tests of this repository
         that test no pinned release."""
-        return f'{self.name} {self.version}' if self.version \
-            else f'{self.name} (local)'
+        return (f'{self.name} {self.version}' if self.version
+                else f'{self.name} (local)')
 
     def requirements(self):
         """The hash-checked requirements file that makes its venv."""
@@ -205,8 +205,8 @@ def parse_package(index, entry, pins):
     else:
         version = _str(where, entry, 'version', pattern=VERSION_RE)
     if tests_file:
-        if not tests_file.endswith(('.tar.gz', '.zip', '.whl')) or \
-                '/' in tests_file:
+        if (not tests_file.endswith(('.tar.gz', '.zip', '.whl'))
+                or '/' in tests_file):
             _fail(where, f'tests.file {tests_file!r} must be an sdist '
                   '(.tar.gz, .zip) or a wheel (.whl) file name')
         if version not in tests_file:
@@ -249,8 +249,8 @@ def parse_package(index, entry, pins):
     numbers = {}
     for key, default in (('timeout', 1800), ('case_timeout', 300)):
         value = entry.get(key, default)
-        if not isinstance(value, int) or isinstance(value, bool) or \
-                value <= 0:
+        if (not isinstance(value, int) or isinstance(value, bool)
+                or value <= 0):
             _fail(where, f'{key!r} must be a positive integer (seconds), '
                   f'not {value!r}')
         numbers[key] = value

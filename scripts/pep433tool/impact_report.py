@@ -51,8 +51,8 @@ def skip_reasons(results):
     for outcome in results.values():
         if outcome.status != 'skip':
             continue
-        text = outcome.detail.strip().splitlines()[0] if \
-            outcome.detail.strip() else '(no reason given)'
+        text = (outcome.detail.strip().splitlines()[0]
+                if outcome.detail.strip() else '(no reason given)')
         # pytest's text is "path:line: reason"
         parts = text.split(': ', 1)
         if len(parts) == 2 and parts[0].rsplit(':', 1)[-1].isdigit():

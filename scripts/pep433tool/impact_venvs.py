@@ -125,8 +125,8 @@ def ensure_tests_file(paths, package, python):
     path = dist / package.tests_file
     if not path.exists():
         dist.mkdir(parents=True, exist_ok=True)
-        kind = '--only-binary' if package.tests_from_wheel \
-            else '--no-binary'
+        kind = ('--only-binary' if package.tests_from_wheel
+                else '--no-binary')
         run([python, '-m', 'pip', 'download', '--quiet', '--no-deps',
              kind, ':all:', '--dest', dist,
              f'{package.name}=={package.version}'], env=pip_env(paths))

@@ -89,8 +89,8 @@ def _case_outcome(case):
             return Outcome(status, child.text or child.get('message') or '')
         if child.tag == 'skipped':
             outcome = Outcome('skip', child.text or '')
-        if child.tag == 'outcome' and (child.text or '') == \
-                'UNEXPECTED_SUCCESS':
+        if (child.tag == 'outcome'
+                and (child.text or '') == 'UNEXPECTED_SUCCESS'):
             outcome = Outcome('fail', 'unexpected success')
     return outcome
 

@@ -229,8 +229,8 @@ def compile_command(words, builddir, include, guards):
         if arg == '-o':
             next(args, None)
             cmd += ['-o', os.devnull]
-        elif arg.startswith('-I') and len(arg) > 2 and \
-                not os.path.isabs(arg[2:]):
+        elif (arg.startswith('-I') and len(arg) > 2
+                and not os.path.isabs(arg[2:])):
             cmd.append('-I' + os.path.normpath(Path(builddir) / arg[2:]))
         else:
             cmd.append(arg)

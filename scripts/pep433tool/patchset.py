@@ -125,8 +125,8 @@ def matches(patches_dir, names, result):
         return False
     for name in names:
         try:
-            if (Path(patches_dir) / name).read_bytes() != \
-                    result.patches[name]:
+            if ((Path(patches_dir) / name).read_bytes()
+                    != result.patches[name]):
                 return False
         except FileNotFoundError:
             return False

@@ -136,8 +136,8 @@ def _require_source(paths, old):
     """OLD's checkout, with branch pep433 as patches/OLD/ makes it."""
     old_paths = paths.for_base(old)
     repo = old_paths.cpython
-    tip = gitutil.rev_parse(repo, f'refs/heads/{config.BRANCH}') \
-        if gitutil.is_repo(repo) else None
+    tip = (gitutil.rev_parse(repo, f'refs/heads/{config.BRANCH}')
+           if gitutil.is_repo(repo) else None)
     if tip is None:
         raise PreconditionError(
             f'the {old.version} series is not applied ({repo} has no branch '

@@ -203,8 +203,8 @@ def audit_evidence(repo):
         verdicts[cells[7]] = verdicts.get(cells[7], 0) + 1
     total = sum(kinds.values())
     problems = total - verdicts.get('ok', 0)
-    when = intro.split('(', 1)[1].split(';')[0].split(')')[0] \
-        if '(' in intro else 'date not given'
+    when = (intro.split('(', 1)[1].split(';')[0].split(')')[0]
+            if '(' in intro else 'date not given')
     base = re.search(r'the (\d+\.\d+\.\d+) series', intro)
     return [f'- The stdlib audit (docs/audit-latest.md; base '
             f'{base.group(1) if base else "?"}, {when}): {total} '

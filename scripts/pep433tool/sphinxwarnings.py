@@ -57,8 +57,8 @@ def format_key(key, type='', line=None):
         text += ' ...'
     where = path if line is None else f'{path}:{line}'
     suffix = f' [{type}]' if type else ''
-    return f'{where}: {level}: {text}{suffix}' if path else \
-        f'{level}: {text}{suffix}'
+    return (f'{where}: {level}: {text}{suffix}' if path
+            else f'{level}: {text}{suffix}')
 
 
 def normalise_path(path, srcdir=None):

@@ -242,8 +242,8 @@ def _failure(key, results, tier):
 def _report_line(prefix, report, times, hits, paths, show_tool):
     """A summary line: the report's kind, where it points, its sanitizer
     (when the tier has several), how many processes reported it."""
-    kind = report.kind if len(report.kind) <= 100 else \
-        report.kind[:97] + '...'
+    kind = (report.kind if len(report.kind) <= 100
+            else report.kind[:97] + '...')
     return (f'  {prefix}{kind} in '
             f'{sanitizers.where(report, paths.cpython, hits)}'
             + (f' [{report.tool}]' if show_tool else '')

@@ -30,8 +30,8 @@ from .pyperfio import link_pyperf, write_json
 
 log = logging.getLogger(__name__)
 
-INSTR_PROBE = Path(__file__).resolve().parent.parent / 'probes' / \
-    'instr_calls.py'
+INSTR_PROBE = (Path(__file__).resolve().parent.parent / 'probes'
+               / 'instr_calls.py')
 
 
 #: A function whose cost per call, inclusive or exclusive, differs from
@@ -110,8 +110,8 @@ def measure_instructions(bench, calls=MICRO_CALLS, loops=INSTR_LOOPS,
         call, s, n = job
         # a fixed path, as the rest: the profile is written at exit, by
         # valgrind, not by the process counted
-        out = profiles / f'{call}-{s.name}-{n}.callgrind' if functions \
-            else os.devnull
+        out = (profiles / f'{call}-{s.name}-{n}.callgrind' if functions
+               else os.devnull)
         proc = run(['valgrind', '--tool=callgrind',
                     f'--callgrind-out-file={out}',
                     bench.python(s.build), *s.args, INSTR_PROBE,

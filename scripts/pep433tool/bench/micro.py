@@ -45,8 +45,8 @@ def read_rounds(output, rounds=None):
         if rounds is not None and int(number) >= rounds:
             continue
         suite = load_json(path)
-        per_round.setdefault((name, path.parent.name), {})[int(number)] = \
-            values(benchmarks_of(suite)[name])
+        by_round = per_round.setdefault((name, path.parent.name), {})
+        by_round[int(number)] = values(benchmarks_of(suite)[name])
     return per_round
 
 
@@ -120,8 +120,8 @@ def run_micro(bench):
             run(pyperf_cmd(bench, series, name, out, loops[name]),
                 env=bench.env, quiet=True)
             suite = load_json(out)
-            per_round.setdefault((name, series.name), {})[round_] = \
-                values(benchmarks_of(suite)[name])
+            by_round = per_round.setdefault((name, series.name), {})
+            by_round[round_] = values(benchmarks_of(suite)[name])
             files.setdefault(series.name, []).append(suite)
         elapsed = time.monotonic() - start
         left = elapsed / (round_ + 1) * (plan.rounds - round_ - 1)

@@ -315,12 +315,13 @@ def run_mp_pool(paths, at=DEFAULT_AT, rounds=5, loops=20, output=None,
         rng.shuffle(order)
         for label, python, _ in order:
             log.info('round %d/%d: %s', number, rounds, label)
-            samples.setdefault(('loop', label), {})[number] = \
-                time_loop(python, loops)
+            loop = samples.setdefault(('loop', label), {})
+            loop[number] = time_loop(python, loops)
             if pyperformance:
                 out = output / 'pyperformance' / f'{number}-{label}.json'
-                samples.setdefault(('pyperformance', label), {})[number] = \
-                    time_pyperformance(tools, python, out, same_loops, cwd)
+                inside = samples.setdefault(('pyperformance', label), {})
+                inside[number] = time_pyperformance(tools, python, out,
+                                                    same_loops, cwd)
                 same_loops = same_loops or out
     labels = [label for label, _, _ in found]
     counted = None

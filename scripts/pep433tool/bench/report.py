@@ -422,8 +422,8 @@ def did_not_run_lines(missing):
             word = 'pass' if len(group) == 1 else 'passes'
             out.append(f'- `{name}`, {word} {where}: {reason}')
             if lines:
-                out += ['', '  ```'] + [f'  {line}' for line in lines] \
-                    + ['  ```', '']
+                out += (['', '  ```'] + [f'  {line}' for line in lines]
+                        + ['  ```', ''])
     return out[:-1] if out[-1] == '' else out
 
 

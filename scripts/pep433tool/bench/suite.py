@@ -162,16 +162,16 @@ def _error_lines(lines):
     out = []
     skip = False
     for i, line in enumerate(lines):
-        if line.startswith('Traceback (most recent call last):') and \
-                '/pyperformance/' in ''.join(lines[i + 1:i + 2]):
+        if (line.startswith('Traceback (most recent call last):')
+                and '/pyperformance/' in ''.join(lines[i + 1:i + 2])):
             skip = True
             continue
         if skip:
             skip = line.startswith(' ')
             continue
-        if not line.strip() or line.startswith(('ERROR: Benchmark ',
-                                                'INFO:root:')) \
-                or re.match(r'^\(.*\)$', line):
+        if (not line.strip()
+                or line.startswith(('ERROR: Benchmark ', 'INFO:root:'))
+                or re.match(r'^\(.*\)$', line)):
             continue
         out.append(line)
     return out
@@ -231,8 +231,8 @@ def strace_summary(text, failed=False):
     counts = {}
     for line in text.splitlines():
         fields = line.split()
-        if len(fields) not in (5, 6) or fields[-1] == 'total' or \
-                not fields[0][:1].isdigit():
+        if (len(fields) not in (5, 6) or fields[-1] == 'total'
+                or not fields[0][:1].isdigit()):
             continue
         try:
             calls = int(fields[3])
@@ -281,8 +281,8 @@ def count_calls(bench, name, python, loops=FD_LOOPS):
     for first, second in zip(*totals):
         per_loop = {}
         for call in sorted(set(first) | set(second)):
-            n = (second.get(call, 0) - first.get(call, 0)) / \
-                (loops[1] - loops[0])
+            n = ((second.get(call, 0) - first.get(call, 0))
+                 / (loops[1] - loops[0]))
             if n > 0:
                 per_loop[call] = n
         found.append(per_loop)

@@ -37,8 +37,8 @@ def micro_targets(micro, calls=MICRO_CALLS, counts=None, like=None):
         bad, fast = [], []
         for call in calls:
             entry = like.get((call, series)) or micro.get((call, series))
-            if not entry or 'median' not in entry or \
-                    abs(entry['median'] - 1) <= MICRO_TOLERANCE:
+            if (not entry or 'median' not in entry
+                    or abs(entry['median'] - 1) <= MICRO_TOLERANCE):
                 continue
             reference = entry.get('reference', REFERENCE)
             base = counts.get((call, REFERENCE))
