@@ -11,7 +11,7 @@ from pathlib import Path
 from . import config, deps, gitutil, options, util
 from .checkout import require_checkout
 from .errors import ExternalError, PreconditionError
-from .util import cpu_count, format_cmd
+from .util import build_in_use, cpu_count, format_cmd
 
 log = logging.getLogger(__name__)
 
@@ -214,14 +214,15 @@ def build_tree(label, src, builddir, flags, jobs=None, extra_env=None):
     configure scripts add) to the compiler uncached (docs/performance.md).
     """
     src, builddir = Path(src).resolve(), Path(builddir).resolve()
-    env = configure_tree(label, src, builddir, flags, extra_env)
-    pgo = '--enable-optimizations' in flags
-    if pgo:
-        forget_stale_profile(label, src, builddir)
-    progress = PgoProgress(builddir) if pgo else None
-    jobs = jobs or cpu_count()
-    run_logged(['make', f'-j{jobs}'], builddir, builddir / 'make.log', env,
-               f'{label} make', progress=progress)
+    with build_in_use(builddir, f'build of {label}', exclusive=True):
+        env = configure_tree(label, src, builddir, flags, extra_env)
+        pgo = '--enable-optimizations' in flags
+        if pgo:
+            forget_stale_profile(label, src, builddir)
+        progress = PgoProgress(builddir) if pgo else None
+        jobs = jobs or cpu_count()
+        run_logged(['make', f'-j{jobs}'], builddir, builddir / 'make.log',
+                   env, f'{label} make', progress=progress)
     python = builddir / 'python'
     if not python.exists():
         raise ExternalError(f'{label}: make succeeded but {python} is '

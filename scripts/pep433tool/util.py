@@ -1,5 +1,7 @@
 """Subprocess helpers, the work directory layout and the state file."""
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -10,12 +12,53 @@ import subprocess
 import time
 from pathlib import Path
 
-from .errors import ExternalError
+from .errors import ExternalError, PreconditionError
 
 log = logging.getLogger(__name__)
 
 #: Root of the project repository (the one holding scripts/ and patches/).
 DEFAULT_REPO = Path(__file__).resolve().parent.parent.parent
+
+
+@contextlib.contextmanager
+def build_in_use(builddir, why, exclusive=False):
+    """Hold the lock of the build folder *builddir* while this process
+    builds it (*exclusive*) or runs its interpreter (shared): a build never
+    replaces an interpreter that a test or a benchmark is running, nor
+    runs beside another build of the same folder.
+
+    The lock file is beside the folder (``<name>.lock``) and the kernel
+    drops the lock when the process ends, however it ends.  Refuses
+    (PreconditionError) rather than waits.  *why* names the command in
+    the refusal another process gets.
+    """
+    builddir = Path(builddir)
+    builddir.parent.mkdir(parents=True, exist_ok=True)
+    lockfile = builddir.parent / f'{builddir.name}.lock'
+    fd = os.open(lockfile, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+                        | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = lockfile.read_text().strip()
+            raise PreconditionError(
+                f'{builddir} is in use: '
+                + (f'being built ({holder})' if holder and not exclusive
+                   else 'a test, a benchmark or a build runs its '
+                        'interpreter'),
+                hint='wait for that command to end, then run this one '
+                     'again') from None
+        if exclusive:
+            os.ftruncate(fd, 0)
+            os.write(fd, f'{why}, pid {os.getpid()}\n'.encode())
+        try:
+            yield
+        finally:
+            if exclusive:
+                os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)
 
 
 def format_cmd(cmd):

@@ -1345,6 +1345,15 @@ def test_bench_optimized_measures_and_names_the_optimized_builds(
     assert info.value.hint == 'scripts/pep433 build --optimized'
     fake_measurements(monkeypatch, fake_tools(tmp_path))
     out = tmp_path / 'run'
+    # not while one of the two is being built
+    from pep433tool.util import build_in_use
+    with build_in_use(build_dir(paths, 'patched', 'optimized'),
+                      'build of patched-optimized', exclusive=True):
+        with pytest.raises(PreconditionError) as info:
+            run_bench(paths, output=out, pyperformance=False,
+                      variant='optimized')
+    assert 'being built (build of patched-optimized' in info.value.message
+    assert not out.exists()
     assert run_bench(paths, output=out, pyperformance=False,
                      variant='optimized') == 0
     results = json.loads((out / 'results.json').read_text())

@@ -41,6 +41,42 @@ def test_configure_once_then_incremental(src, tmp_path):
     assert 'gcc -c foo.c' in (out / 'make.log').read_text()
 
 
+def test_a_build_in_use_is_not_rebuilt_nor_used_while_built(src, tmp_path):
+    """A folder a test or a bench runs is not rebuilt under it, and one
+    being built is not run (the lock is another process's: a child)."""
+    import subprocess
+    import sys
+    from pep433tool.util import build_in_use
+    out = tmp_path / 'out'
+    holder = subprocess.Popen(
+        [sys.executable, '-c', 'import sys; from pep433tool.util import '
+         'build_in_use\nwith build_in_use(sys.argv[1], "test of patched", '
+         'exclusive=sys.argv[2] == "1"):\n    print("held", flush=True)\n'
+         '    sys.stdin.read()', str(out), '0'],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        cwd=os.path.dirname(build.__file__) + '/..')
+    assert holder.stdout.readline() == 'held\n'
+    try:
+        with pytest.raises(PreconditionError) as info:
+            build.build_tree('t', src, out, [])
+        assert 'is in use' in info.value.message
+        assert not (out / 'python').exists()
+        with build_in_use(out, 'bench'):      # another user: shared
+            pass
+    finally:
+        holder.communicate('')
+    build.build_tree('t', src, out, [])     # released when it ended
+    # and the other way: a build holds it, a test is refused, naming it
+    with build_in_use(out, 'build of patched', exclusive=True):
+        probe = subprocess.run(
+            [sys.executable, '-c', 'import sys; from pep433tool.util import '
+             'build_in_use\nwith build_in_use(sys.argv[1], "bench"):\n'
+             '    pass', str(out)], capture_output=True, text=True,
+            cwd=os.path.dirname(build.__file__) + '/..')
+    assert probe.returncode != 0
+    assert 'being built (build of patched, pid' in probe.stderr
+
+
 def test_make_failure_shows_tail_and_log(src, tmp_path):
     (src / 'fail').write_text('')
     with pytest.raises(ExternalError) as info:

@@ -178,6 +178,20 @@ def test_cli_patched_e_without_option_support(fake_builds, capsys):
     assert 'does not support -e' in capsys.readouterr().out
 
 
+def test_cli_test_is_refused_while_its_build_is_rebuilt(fake_builds,
+                                                       caplog):
+    from pep433tool.util import build_in_use
+    proj = fake_builds
+    fake_build(proj, 'patched', [('test.test_a.T.test_1', 'pass', '')])
+    with build_in_use(proj.workdir / 'patched', 'build of patched',
+                      exclusive=True):
+        assert proj.run('test', '--tests', 'test_a', '--mode',
+                        'patched') == 3
+    assert 'being built (build of patched, pid' in caplog.text
+    assert '-m test' not in caplog.text         # refused before it ran
+    assert proj.run('test', '--tests', 'test_a') == 0
+
+
 def test_cli_missing_build_and_usage(fake_builds):
     proj = fake_builds
     assert proj.run('test', '--tests', 'test_a', '--mode', 'patched') == 3

@@ -9,6 +9,7 @@ configure flags), their identity (build_identity()) and the plan
 (plan_record()).
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from ..build import STAMP
 from ..errors import PreconditionError
-from ..util import clean_env, run, sha256_of
+from ..util import build_in_use, clean_env, run, sha256_of
 from . import suite as suite_mod
 from .instructions import function_rows
 from .perf import pyperformance_results
@@ -143,10 +144,25 @@ def check_builds(paths, variant=None):
                                            else ''))
 
 
-def run_bench(paths, quick=False, output=None, pyperformance=True,
-              benchmarks=None, seed=None, instructions=True, suite=None,
-              passes=None, variant=None):
+def run_bench(paths, variant=None, **options):
     """Implement the ``bench`` subcommand; return 0.
+
+    The two builds are held in use while they are measured
+    (util.build_in_use): a build of either is refused until the end, and
+    bench is refused while one runs.  *options* are _measure()'s.
+    """
+    check_builds(paths, variant)
+    with contextlib.ExitStack() as held:
+        for build in BUILDS:
+            held.enter_context(build_in_use(
+                build_dir(paths, build, variant), 'bench'))
+        return _measure(paths, variant=variant, **options)
+
+
+def _measure(paths, quick=False, output=None, pyperformance=True,
+             benchmarks=None, seed=None, instructions=True, suite=None,
+             passes=None, variant=None):
+    """Measure the builds into *output*; return 0.
 
     *suite* ('all' or a list of names) runs pyperformance alone, on its
     default suite or on that list (see suite.py); *passes* is the number
@@ -155,7 +171,6 @@ def run_bench(paths, quick=False, output=None, pyperformance=True,
     builds of build --<variant> instead of the plain ones.
     """
     from ..selftest import ensure_tools
-    check_builds(paths, variant)
     start = time.monotonic()
     machine = machine_info()
     load_start = machine['load']
