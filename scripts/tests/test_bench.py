@@ -700,12 +700,12 @@ def test_combine_reads_archived_runs_as_their_folders(tmp_path):
                     tools=tools)
 
 
-#: The project's README and docs/, where the pooled table and its runs are.
+#: The project, whose docs/ hold the pooled table and its runs.
 PROJECT = Path(__file__).resolve().parents[2]
 
 
-def readme_blocks(name):
-    """The texts between the README's ``<!-- NAME: begin -->`` and
+def page_blocks(name):
+    """The texts between docs/performance.md's ``<!-- NAME: begin -->`` and
     ``<!-- NAME: end -->`` markers."""
     text = (PROJECT / 'docs' / 'performance.md').read_text()
     blocks = re.findall(rf'<!-- {name}: begin -->\n(.*?)<!-- {name}: end -->',
@@ -714,9 +714,9 @@ def readme_blocks(name):
     return blocks
 
 
-def test_readme_pooled_table_is_what_combine_makes_of_the_saved_runs(
+def test_pooled_table_is_what_combine_makes_of_the_saved_runs(
         tmp_path):
-    """The README's pooled tables are bench --combine's output on the three
+    """performance.md's pooled tables are bench combine's output on the three
     runs docs/bench-runs/ keeps, not a copy that can drift."""
     runs = sorted((PROJECT / 'docs' / 'bench-runs').glob('*.tar.xz'))
     assert len(runs) == 3
@@ -724,11 +724,11 @@ def test_readme_pooled_table_is_what_combine_makes_of_the_saved_runs(
     assert run_combine(Paths(workdir=tmp_path / 'work'), runs,
                        output=out, tools=fake_tools(tmp_path)) == 0
     report = (out / 'report.md').read_text()
-    for block in readme_blocks('bench-combine'):
+    for block in page_blocks('bench-combine'):
         assert block in report
     # and docs/ holds that report, but for the compare_to table
     saved = (PROJECT / 'docs' / 'bench-combined-latest.md').read_text()
-    for block in readme_blocks('bench-combine'):
+    for block in page_blocks('bench-combine'):
         assert block in saved
 
 
