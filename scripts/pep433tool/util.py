@@ -32,7 +32,7 @@ def build_in_use(builddir, why, exclusive=False):
     (PreconditionError) rather than waits.  *why* names the command in
     the refusal another process gets.
     """
-    builddir = Path(builddir)
+    builddir = Path(builddir).resolve()      # one lock, whatever the path
     builddir.parent.mkdir(parents=True, exist_ok=True)
     lockfile = builddir.parent / f'{builddir.name}.lock'
     fd = os.open(lockfile, os.O_RDWR | os.O_CREAT, 0o644)
