@@ -68,19 +68,18 @@ def _does_not_apply(paths, number, name, proc):
              f'the order in patches/{version}/series')
 
 
-def _up_to_date(paths, cpython, series):
+def _up_to_date(paths, cpython, series, fingerprint):
     """True if branch pep433 is the series already.
 
     Known without exporting when its tip is the applied tip and patches/
-    is what it was when apply made it or export wrote it.  Otherwise (no
-    record: a branch made by hand with git am, or by an older tool) the
-    branch's export is compared with patches/.
+    is what it was (*fingerprint*) when apply made it or export wrote it.
+    Otherwise (no record: a branch made by hand with git am, or by an
+    older tool) the branch's export is compared with patches/.
     """
     if not series.names:
         return cpython.tip == cpython.base
     if cpython.tip == cpython.base:
         return False
-    fingerprint = seriesmod.fingerprint(paths, series)
     if checkout.recorded_fingerprint(paths, cpython) == fingerprint:
         return True
     return patchset.matches(
@@ -95,8 +94,9 @@ def run_apply(paths):
     repo, tip = cpython.repo, cpython.tip
     checkout.require_clean(repo)
     series = seriesmod.load(paths)
+    fingerprint = seriesmod.fingerprint(paths, series)
     version = paths.base.version
-    if tip is not None and _up_to_date(paths, cpython, series):
+    if tip is not None and _up_to_date(paths, cpython, series, fingerprint):
         log.info('apply: branch %s already is patches/%s/ (%d patches); '
                  'nothing to do', config.BRANCH, version, len(series.names))
         new = tip
@@ -121,8 +121,7 @@ def run_apply(paths):
             checkout.move_branch(repo, tip, new)
         log.info('apply: %s is at %s (%d patches on %s)', config.BRANCH,
                  new[:12], len(series.names), paths.base.tag)
-    checkout.record_applied(paths, repo, new,
-                            seriesmod.fingerprint(paths, series), 'apply')
+    checkout.record_applied(paths, repo, new, fingerprint, 'apply')
     return 0
 
 

@@ -213,11 +213,6 @@ def move_branch(repo, old, new):
                  'switch %s)', config.BRANCH, repo, config.BRANCH)
 
 
-def applied_tip(repo):
-    """The branch tip patches/ was last applied from or exported to."""
-    return gitutil.rev_parse(repo, config.APPLIED_REF)
-
-
 def record_applied(paths, repo, tip, fingerprint, why):
     """Remember *tip* as the tip patches/ holds, and *fingerprint* (see
     series.fingerprint) as what patches/ held then: the state keeps the

@@ -180,7 +180,8 @@ def _prune_empty_dirs(root, directory):
 
 def run_export(paths, check=False):
     """Implement the ``export`` subcommand; return the exit code."""
-    repo = checkout.require_checkout(paths)
+    cpython = checkout.open_checkout(paths)
+    repo = cpython.repo
     result = patchset.compute(repo, paths.base.tag,
                               hint_base=paths.base.version)
     if check:
@@ -203,7 +204,7 @@ def run_export(paths, check=False):
     else:
         log.info('export: patches/%s already up to date (%d patches)',
                  paths.base.version, len(result.names))
-    previous = gitutil.rev_parse(repo, config.APPLIED_REF)
+    previous = cpython.applied
     if previous and previous != result.tip:
         log.info('range-diff against the previous series (%s):\n%s',
                  config.APPLIED_REF,

@@ -53,6 +53,7 @@ FDPASS_PROGRAMS = ('openssl', 'valgrind')
 def data_file(paths):
     return paths.repo / 'impact' / 'packages.toml'
 
+
 # --- one package in every mode -----------------------------------------------
 
 def run_package(paths, package, outdir, modes=BUILD_MODES):

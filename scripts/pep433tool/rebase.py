@@ -136,15 +136,17 @@ def _require_source(paths, old):
     """OLD's checkout, with branch pep433 as patches/OLD/ makes it."""
     old_paths = paths.for_base(old)
     repo = old_paths.cpython
-    tip = (gitutil.rev_parse(repo, f'refs/heads/{config.BRANCH}')
-           if gitutil.is_repo(repo) else None)
-    if tip is None:
+    try:
+        source = checkout.open_checkout(old_paths)
+    except PreconditionError:
+        source = None                   # not fetched: said below
+    if source is None or source.tip is None:
         raise PreconditionError(
             f'the {old.version} series is not applied ({repo} has no branch '
             f'{config.BRANCH})',
             hint=f'scripts/pep433 --base {old.version} fetch && '
                  f'scripts/pep433 --base {old.version} apply')
-    if checkout.applied_tip(repo) != tip:
+    if source.applied != source.tip:
         raise PreconditionError(
             f'branch {config.BRANCH} of {repo} is not the series in '
             f'patches/{old.version}/ (commits not exported, or not applied)',

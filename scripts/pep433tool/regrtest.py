@@ -4,7 +4,6 @@ and the saved results (junit.py reads them)."""
 
 import json
 import logging
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -144,32 +143,32 @@ def run_mode(paths, mode, names, jobs, tag='', extra_args=(), env=None):
     results_dir.mkdir(parents=True, exist_ok=True)
     xml = results_dir / f'{mode}{tag}.xml'
     logfile = results_dir / f'{mode}{tag}.log'
-    xml.unlink(missing_ok=True)
-    # Held in use (refused while it is being built) until regrtest ends.
-    with build_in_use(Path(python[0]).parent, f'test of {mode}'):
-        tmp = Path(tempfile.mkdtemp(prefix=f'regrtest-{mode}-'))
-        try:
-            home = tmp / 'home'
-            home.mkdir()
-            env = {**test_env(home), **(env or {})}
-            if mode.endswith('-e'):
-                error = check_cloexec_option(python, env)
-                if error:
-                    log.error('%s', error)
-                    logfile.write_text(error + '\n')
-                    results = {'python -e (sys.flags.cloexec)': Outcome(
-                        'error', error)}
-                    _save(results_dir, mode + tag, results, 1, tests)
-                    return results
-            cmd = [*python, '-m', 'test', '--junit-xml', str(xml),
-                   f'-j{jobs}', '-u', 'network',
-                   '--timeout', str(config.REGRTEST_TIMEOUT),
-                   '--tempdir', str(tmp / 'regrtest'), *extra_args, *tests]
-            log.info('%s: $ %s (log: %s)', mode, format_cmd(cmd), logfile)
-            output, returncode = stream(cmd, env, tmp, logfile, mode)
-            log.info('%s: regrtest exit status %d', mode, returncode)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+    # Held in use (refused while it is being built, before anything of an
+    # earlier run is removed) until regrtest ends.
+    with (build_in_use(Path(python[0]).parent, f'test of {mode}'),
+          tempfile.TemporaryDirectory(prefix=f'regrtest-{mode}-',
+                                      ignore_cleanup_errors=True) as tmpdir):
+        tmp = Path(tmpdir)
+        xml.unlink(missing_ok=True)
+        home = tmp / 'home'
+        home.mkdir()
+        env = {**test_env(home), **(env or {})}
+        if mode.endswith('-e'):
+            error = check_cloexec_option(python, env)
+            if error:
+                log.error('%s', error)
+                logfile.write_text(error + '\n')
+                results = {'python -e (sys.flags.cloexec)': Outcome(
+                    'error', error)}
+                _save(results_dir, mode + tag, results, 1, tests)
+                return results
+        cmd = [*python, '-m', 'test', '--junit-xml', str(xml),
+               f'-j{jobs}', '-u', 'network',
+               '--timeout', str(config.REGRTEST_TIMEOUT),
+               '--tempdir', str(tmp / 'regrtest'), *extra_args, *tests]
+        log.info('%s: $ %s (log: %s)', mode, format_cmd(cmd), logfile)
+        output, returncode = stream(cmd, env, tmp, logfile, mode)
+        log.info('%s: regrtest exit status %d', mode, returncode)
     results = mode_results(xml, ''.join(output), returncode)
     _save(results_dir, mode + tag, results, returncode, tests)
     return results
