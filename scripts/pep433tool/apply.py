@@ -80,7 +80,7 @@ def _up_to_date(paths, cpython, series, fingerprint):
         return cpython.tip == cpython.base
     if cpython.tip == cpython.base:
         return False
-    if checkout.recorded_fingerprint(paths, cpython) == fingerprint:
+    if checkout.recorded_fingerprint(cpython) == fingerprint:
         return True
     return patchset.matches(
         paths.patches, series.names,
@@ -121,7 +121,7 @@ def run_apply(paths):
             checkout.move_branch(repo, tip, new)
         log.info('apply: %s is at %s (%d patches on %s)', config.BRANCH,
                  new[:12], len(series.names), paths.base.tag)
-    checkout.record_applied(paths, repo, new, fingerprint, 'apply')
+    checkout.record_applied(repo, new, fingerprint, 'apply')
     return 0
 
 

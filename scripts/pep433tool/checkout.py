@@ -3,7 +3,8 @@ that touches the checkout stands on.
 
 Branch ``pep433`` is the series; ``refs/pep433/applied`` is its tip as the
 last ``apply`` made it or the last ``export`` wrote it to patches/ (the
-one record of "what patches/ holds"); ``refs/pep433/backup/<n>`` keep the
+one record of "what patches/ holds": an annotated tag object whose message
+is the series' fingerprint then); ``refs/pep433/backup/<n>`` keep the
 tips ``apply`` and ``rebase`` moved the branch away from.  Nothing here
 removes a branch or work the tool did not create.
 """
@@ -22,6 +23,9 @@ from .util import tool_command
 
 log = logging.getLogger(__name__)
 
+#: How the message of refs/pep433/applied's tag object starts.
+FINGERPRINT = 'patches sha256:'
+
 
 @dataclass(frozen=True)
 class Checkout:
@@ -31,7 +35,10 @@ class Checkout:
     repo: Path
     base: str                   # the commit of the base's tag
     tip: str = None             # branch pep433 (None: no branch)
-    applied: str = None         # refs/pep433/applied
+    applied: str = None         # refs/pep433/applied, peeled
+    #: series.fingerprint() of patches/ when apply or export set
+    #: refs/pep433/applied (None: set by hand, or by an older tool)
+    applied_fingerprint: str = None
 
     @property
     def unexported(self):
@@ -50,13 +57,16 @@ def open_checkout(paths):
         refs = gitutil.peeled_refs(repo, f'refs/tags/{paths.base.tag}',
                                    f'refs/heads/{config.BRANCH}',
                                    config.APPLIED_REF)
-    base = refs.get(f'refs/tags/{paths.base.tag}')
+    base, _ = refs.get(f'refs/tags/{paths.base.tag}', (None, None))
     if base is None:
         raise PreconditionError(
             f'no CPython checkout with tag {paths.base.tag} at {repo}',
             hint=tool_command('fetch', base=paths.base.version))
-    return Checkout(repo, base, refs.get(f'refs/heads/{config.BRANCH}'),
-                    refs.get(config.APPLIED_REF))
+    tip, _ = refs.get(f'refs/heads/{config.BRANCH}', (None, None))
+    applied, message = refs.get(config.APPLIED_REF, (None, ''))
+    fingerprint = message[len(FINGERPRINT):].strip() if (
+        message.startswith(FINGERPRINT)) else None
+    return Checkout(repo, base, tip, applied, fingerprint or None)
 
 
 def require_checkout(paths):
@@ -213,24 +223,23 @@ def move_branch(repo, old, new):
                  'switch %s)', config.BRANCH, repo, config.BRANCH)
 
 
-def record_applied(paths, repo, tip, fingerprint, why):
-    """Remember *tip* as the tip patches/ holds, and *fingerprint* (see
-    series.fingerprint) as what patches/ held then: the state keeps the
-    pair, so that a fingerprint is never read against another tip."""
-    paths.update_state(applied={'tip': tip, 'patches_sha256': fingerprint})
+def record_applied(repo, tip, fingerprint, why):
+    """Point refs/pep433/applied at *tip*, through a tag object that keeps
+    *fingerprint* (see series.fingerprint): what patches/ held when it
+    did, so that the fingerprint is never read against another tip."""
+    record = gitutil.make_tag_object(repo, tip, 'pep433-applied',
+                                     f'{FINGERPRINT} {fingerprint}')
     gitutil.git(repo, 'update-ref', '-m', f'pep433 {why}',
-                config.APPLIED_REF, tip, quiet=True)
+                config.APPLIED_REF, record, quiet=True)
 
 
-def recorded_fingerprint(paths, cpython):
+def recorded_fingerprint(cpython):
     """The fingerprint of patches/ recorded with the tip of branch pep433
     in *cpython* (a Checkout), if that tip is still the applied one (None
     otherwise: nothing recorded, or recorded with another tip)."""
-    record = paths.load_state().get('applied') or {}
-    if (cpython.tip is None or record.get('tip') != cpython.tip
-            or cpython.applied != cpython.tip):
+    if cpython.tip is None or cpython.applied != cpython.tip:
         return None
-    return record.get('patches_sha256')
+    return cpython.applied_fingerprint
 
 
 def keep_backup(repo, tip, why):

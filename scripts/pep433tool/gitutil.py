@@ -71,16 +71,31 @@ def rev_parse(repo, rev):
 
 
 def peeled_refs(repo, *refs):
-    """Map of those of *refs* (full names) that exist -> the commit each
-    points at (a tag peeled), in one ``git for-each-ref``."""
+    """Map of those of *refs* (full names) that exist -> (the commit each
+    points at, a tag peeled; the tag's message, '' for a ref that points
+    at a commit), in one ``git for-each-ref``."""
     text = out(repo, 'for-each-ref',
-               '--format=%(refname) %(objectname) %(*objectname)', *refs)
+               '--format=%(refname)%00%(objecttype)%00%(objectname)%00'
+               '%(*objectname)%00%(contents)%00', *refs)
     result = {}
-    for line in text.splitlines():
-        name, obj, peeled = (line.split() + [''])[:3]
+    fields = text.split('\0')
+    for i in range(0, len(fields) - 1, 5):
+        name, kind, obj, peeled, message = fields[i:i + 5]
+        name = name.strip()
         if name in refs:
-            result[name] = peeled or obj
+            result[name] = (peeled or obj,
+                            message.strip() if kind == 'tag' else '')
     return result
+
+
+def make_tag_object(repo, commit, name, message):
+    """Write an annotated tag object for *commit* (no ref names it) and
+    return its hash: a record that a ref can carry with the commit."""
+    name_, email = config.COMMITTER
+    when = out(repo, 'log', '-1', '--format=%ct', commit)
+    text = (f'object {commit}\ntype commit\ntag {name}\n'
+            f'tagger {name_} <{email}> {when} +0000\n\n{message}\n')
+    return git(repo, 'mktag', input=text, isolated=True).stdout.strip()
 
 
 def is_repo(path):

@@ -77,7 +77,7 @@ def test_apply_recreates_branch_on_fresh_base(exported, tmp_path):
     tip = git(other.cpython, 'rev-parse', 'pep433')
     assert other.run('apply') == 0
     assert git(other.cpython, 'rev-parse', 'pep433') == tip
-    assert git(other.cpython, 'rev-parse', 'refs/pep433/applied') == tip
+    assert git(other.cpython, 'rev-parse', 'refs/pep433/applied^{commit}') == tip
     # and exporting the applied branch changes nothing
     before = exported.snapshot()
     assert other.run('export', '--check') == 0
@@ -162,6 +162,10 @@ def test_apply_knows_an_unchanged_series_without_exporting(
     assert other.run('apply') == 0          # recorded by apply
     assert exported.run('apply') == 0       # recorded by export
     assert git(other.cpython, 'rev-parse', 'pep433') == tip
+    # the record is the ref, in git: the state file does not repeat it
+    record = git(other.cpython, 'cat-file', 'tag', 'refs/pep433/applied')
+    assert f'object {tip}' in record and 'patches sha256: ' in record
+    assert 'applied' not in other.paths.load_state()
     # a patch that changed since: not up to date, whatever the record says
     patch = exported.patches / '0002-Add-cloexec-to-posix.patch'
     patch.write_text(patch.read_text().replace('Add cloexec to posix',
@@ -184,6 +188,12 @@ def test_checkout_refs_are_read_through_an_annotated_tag(tmp_path):
     assert (found.repo, found.base, found.tip, found.applied) == \
         (repo, commit, commit, commit)
     assert found.unexported is None
+    # set by hand to a commit: no fingerprint, apply exports to compare
+    assert checkout.recorded_fingerprint(found) is None
+    checkout.record_applied(repo, commit, 'f00d', 'test')
+    found = checkout.open_checkout(paths)
+    assert (found.applied, checkout.recorded_fingerprint(found)) == \
+        (commit, 'f00d')
     git(repo, 'update-ref', '-d', config.APPLIED_REF)
     git(repo, 'commit', '-q', '--allow-empty', '-m', 'mine')
     found = checkout.open_checkout(paths)
