@@ -121,7 +121,7 @@ def run_apply(paths):
             checkout.move_branch(repo, tip, new)
         log.info('apply: %s is at %s (%d patches on %s)', config.BRANCH,
                  new[:12], len(series.names), paths.base.tag)
-    checkout.record_applied(repo, new, fingerprint, 'apply')
+    checkout.record_applied(cpython, new, fingerprint, 'apply')
     return 0
 
 

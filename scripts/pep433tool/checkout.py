@@ -223,13 +223,17 @@ def move_branch(repo, old, new):
                  'switch %s)', config.BRANCH, repo, config.BRANCH)
 
 
-def record_applied(repo, tip, fingerprint, why):
-    """Point refs/pep433/applied at *tip*, through a tag object that keeps
-    *fingerprint* (see series.fingerprint): what patches/ held when it
-    did, so that the fingerprint is never read against another tip."""
-    record = gitutil.make_tag_object(repo, tip, 'pep433-applied',
+def record_applied(cpython, tip, fingerprint, why):
+    """Point refs/pep433/applied of *cpython* (a Checkout) at *tip*,
+    through a tag object that keeps *fingerprint* (see
+    series.fingerprint): what patches/ held when it did, so that the
+    fingerprint is never read against another tip.  Nothing to write when
+    the ref already records both."""
+    if (cpython.applied, cpython.applied_fingerprint) == (tip, fingerprint):
+        return
+    record = gitutil.make_tag_object(cpython.repo, tip, 'pep433-applied',
                                      f'{FINGERPRINT} {fingerprint}')
-    gitutil.git(repo, 'update-ref', '-m', f'pep433 {why}',
+    gitutil.git(cpython.repo, 'update-ref', '-m', f'pep433 {why}',
                 config.APPLIED_REF, record, quiet=True)
 
 

@@ -216,7 +216,7 @@ def run_export(paths, check=False):
                  'ported from:\n%s', paths.base.version, ported.version,
                  rebase.port_range_diff(paths, ported))
     checkout.record_applied(
-        repo, result.tip,
+        cpython, result.tip,
         seriesmod.fingerprint(paths, seriesmod.load(paths)), 'export')
     return 0
 

@@ -91,10 +91,10 @@ def peeled_refs(repo, *refs):
 def make_tag_object(repo, commit, name, message):
     """Write an annotated tag object for *commit* (no ref names it) and
     return its hash: a record that a ref can carry with the commit."""
-    name_, email = config.COMMITTER
+    who, email = config.COMMITTER
     when = out(repo, 'log', '-1', '--format=%ct', commit)
     text = (f'object {commit}\ntype commit\ntag {name}\n'
-            f'tagger {name_} <{email}> {when} +0000\n\n{message}\n')
+            f'tagger {who} <{email}> {when} +0000\n\n{message}\n')
     return git(repo, 'mktag', input=text, isolated=True).stdout.strip()
 
 

@@ -77,7 +77,8 @@ def test_apply_recreates_branch_on_fresh_base(exported, tmp_path):
     tip = git(other.cpython, 'rev-parse', 'pep433')
     assert other.run('apply') == 0
     assert git(other.cpython, 'rev-parse', 'pep433') == tip
-    assert git(other.cpython, 'rev-parse', 'refs/pep433/applied^{commit}') == tip
+    assert git(other.cpython, 'rev-parse',
+               'refs/pep433/applied^{commit}') == tip
     # and exporting the applied branch changes nothing
     before = exported.snapshot()
     assert other.run('export', '--check') == 0
@@ -190,7 +191,7 @@ def test_checkout_refs_are_read_through_an_annotated_tag(tmp_path):
     assert found.unexported is None
     # set by hand to a commit: no fingerprint, apply exports to compare
     assert checkout.recorded_fingerprint(found) is None
-    checkout.record_applied(repo, commit, 'f00d', 'test')
+    checkout.record_applied(found, commit, 'f00d', 'test')
     found = checkout.open_checkout(paths)
     assert (found.applied, checkout.recorded_fingerprint(found)) == \
         (commit, 'f00d')
