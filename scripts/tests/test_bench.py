@@ -20,7 +20,7 @@ from pep433tool.bench import pyperfio
 from pep433tool.bench.combine import run_combine
 from pep433tool.bench.command import (_serialise, build_identity, check_builds,
                                       deserialise, plan_record, run_bench,
-                                      write_results)
+                                      run_report, write_results)
 from pep433tool.bench.instructions import (collected_instructions,
                                            function_rows, parse_annotate,
                                            per_call_functions, sum_functions)
@@ -31,8 +31,9 @@ from pep433tool.bench.plan import (COMPARED_SERIES, interleaved, LIKE_FOR_LIKE,
                                    MICRO_CALLS, Plan, SERIES)
 from pep433tool.bench.pyperfio import (benchmarks_of, load_json, merge,
                                        write_json)
-from pep433tool.bench.report import (function_table, instruction_table,
-                                     like_lines, micro_table, pair_lines,
+from pep433tool.bench.report import (function_table, held_in_every_pair,
+                                     instruction_table, like_lines,
+                                     micro_table, outside_lines, pair_lines,
                                      render_report, syscall_table)
 from pep433tool.bench.runner import Bench, build_dir
 from pep433tool.bench.stats import (like_stats, pyperformance_ratios,
@@ -430,6 +431,8 @@ def test_pyperformance_passes_their_files_and_pairs(tmp_path, monkeypatch):
     perf = pyperformance_results(['nbody'], plan.pyperformance_passes,
                                  files, compare, pass_files)
     assert perf['pair_geomeans'] == pytest.approx([1.02, 1.04, 1.0, 1.02])
+    assert perf['pair_ratios'] == {
+        'nbody': pytest.approx([1.02, 1.04, 1.0, 1.02])}
     # pooled: median of the patched values over median of the baseline's
     assert perf['geomean'] == pytest.approx(1.02)
     assert '1.0200, 1.0400, 1.0000, 1.0200' in ''.join(
@@ -616,6 +619,7 @@ def test_combine_pools_the_rounds_and_the_passes(tmp_path):
     assert perf['passes'] == ['baseline', 'patched'] * 3
     assert perf['rows']['nbody']['ratio'] == pytest.approx(1.02)
     assert perf['pair_geomeans'] == pytest.approx([1.02, 1.0, 1.04])
+    assert perf['pair_ratios']['nbody'] == pytest.approx([1.02, 1.0, 1.04])
     merged = load_json(out / 'pyperformance-patched.json')
     assert len(pyperfio.values(benchmarks_of(merged)['nbody'])) == 3
     assert '- target held: pyperformance geometric mean within 1.00 +- ' \
@@ -754,7 +758,12 @@ def test_cli_combine_suite_and_passes(monkeypatch, tmp_path):
     assert seen['suite'] == ['nbody', 'float'] and seen['passes'] == 3
     assert cli.main(work + ['bench', '--passes', '1']) == 0
     assert seen['passes'] == 1 and 'suite' not in seen
+    monkeypatch.setattr(bench.command, 'run_report', fake)
+    assert cli.main(work + ['bench', 'report', 'a']) == 0
+    assert seen == {'args': ('a',)}
     for bad in (['combine', 'a', 'b', '--quick'], ['--quick', 'combine', 'a'],
+                ['report', 'a', '--suite', 'all'], ['-o', 'o', 'report', 'a'],
+                ['report', 'a', 'b'],
                 ['--suite', 'all', '--benchmarks', 'nbody'],
                 ['--suite', 'all', '--no-pyperformance'],
                 ['--passes', '0'], ['--passes', '2', '--no-pyperformance']):
@@ -1020,6 +1029,68 @@ def test_suite_runs_the_default_suite_and_reports_what_did_not_run(
         '3 |' in report
     with pytest.raises(PreconditionError, match='different plans'):
         run_combine(paths, [out, tmp_path / 'list'], tools=tools)
+    # ABBA: each pair of passes alone, in the table and for the outliers
+    report = (out / 'report.md').read_text()
+    assert 'patched/baseline | each pair of passes |' in report
+    assert '| beta | 1.00 s | 1.05 s | 1.050 | 1.050 / 1.050 |' in report
+    assert '| **geometric mean** | | | **1.0123** | 1.0123 / 1.0123 |' \
+        in report
+    assert '| beta | 1.050 | 3 (openat 2, socket 1); 5 failed (openat 5) | ' \
+        '3 | 1.050 / 1.050 | yes |' in report
+    assert 'Held in every pair: 1 of the 1 results outside the band ' \
+        '(beta); of them, 1 make or try to make fds in their loop (beta).' \
+        in report
+    # one AB pass: one pair, nothing to tell apart, no column
+    report = (tmp_path / 'list' / 'report.md').read_text()
+    assert 'each pair of passes' not in report
+
+    # bench report: a run made before the pairs were kept gets them, and
+    # its report again; what was measured is unchanged
+    results = json.loads((out / 'results.json').read_text())
+    del results['pyperformance']['pair_ratios']
+    (out / 'results.json').write_text(json.dumps(results))
+    (out / 'report.md').write_text('old')
+    assert run_report(paths, out) == 0
+    again = json.loads((out / 'results.json').read_text())
+    assert again['pyperformance']['pair_ratios']['beta'] == \
+        pytest.approx([1.05, 1.05])
+    del again['pyperformance']['pair_ratios']
+    assert again == results
+    assert '1.050 / 1.050 | yes |' in (out / 'report.md').read_text()
+    for member in (out / 'pyperformance').iterdir():
+        member.unlink()
+    with pytest.raises(PreconditionError, match='1-baseline.json: missing'):
+        run_report(paths, out)
+
+
+def test_outliers_held_in_every_pair_or_not():
+    band = 0.02
+    assert held_in_every_pair([1.05, 1.03], band)
+    assert held_in_every_pair([0.95, 0.97], band)
+    assert not held_in_every_pair([1.05, 1.01], band)     # one pair inside
+    assert not held_in_every_pair([1.05, 0.95], band)     # either side
+    assert not held_in_every_pair([1.05, None], band)     # missing in one
+    rows = {name: {'ratio': ratio} for name, ratio in
+            (('go', 1.04), ('richards', 1.03), ('tornado_http', 1.05))}
+    suite = {'band': band, 'outside': list(rows),
+             'owners': {name: name for name in rows},
+             'fds': {'go': {'fds': 0, 'per_loop': {}},
+                     'richards': {'fds': 0, 'per_loop': {}},
+                     'tornado_http': {'fds': 300, 'per_loop': {'accept': 150,
+                                                               'socket': 150},
+                                      'per_second': 1985}}}
+    pairs = {'go': [1.06, 1.02], 'richards': [1.03, 1.03],
+             'tornado_http': [1.08, 1.03]}
+    assert 'Held in every pair: none of the 3 results' in '\n'.join(
+        outside_lines(rows, suite, {name: [1.0, 1.05] for name in rows}))
+    text = '\n'.join(outside_lines(rows, suite, pairs))
+    assert '| go | 1.040 | none | 0 | 1.060 / 1.020 | no |' in text
+    assert '| richards | 1.030 | none | 0 | 1.030 / 1.030 | yes |' in text
+    assert ('| tornado_http | 1.050 | 300 (accept 150, socket 150) | 1,985 '
+            '| 1.080 / 1.030 | yes |') in text
+    assert ('Held in every pair: 2 of the 3 results outside the band '
+            '(richards, tornado_http); of them, 1 make or try to make fds in '
+            'their loop (tornado_http).') in text
 
 
 # -- instructions per function, their target; bench --optimized; the plot ---

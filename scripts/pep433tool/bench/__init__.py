@@ -34,7 +34,8 @@ Five measurements, written to one output folder:
 
 ``bench --suite`` (suite.py) runs pyperformance alone on its whole default
 suite; ``bench combine`` (combine.py) pools the runs of several output
-folders into one report; ``bench --optimized`` measures the builds of
+folders into one report; ``bench report`` writes one folder's report again
+(command.run_report()); ``bench --optimized`` measures the builds of
 ``build --optimized`` (PGO + LTO) instead of the plain ones.  The targets
 are in targets.py, report.md is written by report.py, ratios.png by
 plot.py; command.py runs it all.  This file is the command line: the
@@ -59,6 +60,8 @@ from . import combine as _combine, command as _command, mppool as _mppool
 SUMMARY = 'measure what the flag costs: patched vs stock CPython'
 DOCS = 'docs/performance.md'
 COMBINE_SUMMARY = 'measure nothing: pool the runs of bench output folders'
+REPORT_SUMMARY = ('measure nothing: write the report of a bench output '
+                  'folder again')
 MP_POOL_SUMMARY = ('bench_mp_pool on the baseline, prefixes of the series '
                    'and the patched build')
 
@@ -91,7 +94,7 @@ def add_arguments(parser):
     parser.add_argument('--seed', type=int, help=argparse.SUPPRESS)
     parser.set_defaults(func=handle)
     actions = parser.add_subparsers(dest='bench_action',
-                                    metavar='{combine,mp-pool}')
+                                    metavar='{combine,report,mp-pool}')
     combine = actions.add_parser(
         'combine', help=COMBINE_SUMMARY,
         description=COMBINE_SUMMARY[0].upper() + COMBINE_SUMMARY[1:] + '.')
@@ -101,6 +104,14 @@ def add_arguments(parser):
     options.add_output(combine, '<workdir>/bench/combined-<timestamp>',
                        default=argparse.SUPPRESS)
     combine.set_defaults(func=handle_combine)
+    report = actions.add_parser(
+        'report', help=REPORT_SUMMARY,
+        description=REPORT_SUMMARY[0].upper() + REPORT_SUMMARY[1:]
+        + ', from its results.json and pyperformance passes, with this '
+        'version of the report: report.md, ratios.png, and results.json '
+        'with what each pair of passes says alone.')
+    report.add_argument('dir', metavar='DIR', help='a bench output folder')
+    report.set_defaults(func=handle_report)
     mp_pool = actions.add_parser(
         'mp-pool', help=MP_POOL_SUMMARY,
         description='Time pyperformance\'s ' + MP_POOL_SUMMARY
@@ -183,11 +194,22 @@ def handle_mp_pool(args, paths):
         instructions=args.instructions)
 
 
-def handle_combine(args, paths):
+def _measures_nothing(args, action):
+    """UsageError if a measuring option was given to *action*."""
     given = [opt for opt, dest in MEASURE_OPTIONS
              if getattr(args, dest) not in (None, False)]
+    if args.output is not None and action == 'report':
+        given.append('--output')
     if given:
-        raise UsageError('bench combine pools measured folders and '
-                         'measures nothing: ' + ', '.join(given)
-                         + ' cannot go with it')
+        raise UsageError(f'bench {action} measures nothing: '
+                         + ', '.join(given) + ' cannot go with it')
+
+
+def handle_combine(args, paths):
+    _measures_nothing(args, 'combine')
     return _combine.run_combine(paths, args.dirs, output=args.output)
+
+
+def handle_report(args, paths):
+    _measures_nothing(args, 'report')
+    return _command.run_report(paths, args.dir)

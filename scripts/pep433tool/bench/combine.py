@@ -25,13 +25,13 @@ from pathlib import Path
 
 from ..errors import PreconditionError, UsageError
 from . import suite as suite_mod
-from .command import deserialise
+from .command import load_run
 from .micro import micro_round_stats, read_rounds
-from .perf import (compare_to, merge_passes, pass_file, pass_pairs,
+from .perf import (compare_to, merge_passes, pair_results, pass_files_of,
                    pyperformance_results)
-from .pyperfio import load_json, write_json
+from .pyperfio import write_json
 from .report import builds_title, render_combined
-from .stats import pool_rounds, pyperformance_ratios
+from .stats import pool_rounds
 from .targets import geomean_target, micro_targets, syscall_targets
 
 log = logging.getLogger(__name__)
@@ -63,20 +63,6 @@ def extract_run(archive, scratch):
             hint='make one with: tar -C BENCH -cJf RUN.tar.xz '
                  + ' '.join(f'RUN/{m}' for m in ARCHIVE_MEMBERS))
     return found[0]
-
-
-def load_run(folder):
-    """(folder, results) of a bench output folder, or PreconditionError."""
-    folder = Path(folder).resolve()
-    path = folder / 'results.json'
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise PreconditionError(f'{folder}: no results.json: not the '
-                                'output folder of a bench run') from None
-    except ValueError as exc:
-        raise PreconditionError(f'{path}: not JSON ({exc})') from None
-    return folder, deserialise(data)
 
 
 def _short(value, width=60):
@@ -175,20 +161,13 @@ def pool_micro(runs):
 
 def pool_pyperformance(runs, output, tools):
     """The pyperformance results of all passes of *runs*, merged per build
-    into *output*; 'pair_geomeans' has the pairs of every run."""
-    passes, pass_files, pairs, offsets = [], [], [], []
+    into *output*; 'pair_geomeans' and 'pair_ratios' have the pairs of
+    every run, run after run."""
+    passes, pass_files, each, offsets = [], [], [], []
     for folder, results in runs:
         p = results['pyperformance']
-        files = []
-        for i, build in enumerate(p['passes'], 1):
-            path = pass_file(folder, i, build)
-            if not path.exists():
-                raise PreconditionError(f'{path}: missing, the folder is '
-                                        'not a complete bench output')
-            files.append(path)
-        pairs += [pyperformance_ratios(load_json(files[a]),
-                                       load_json(files[b]))[1]
-                  for a, b in pass_pairs(p['passes'])]
+        files = pass_files_of(folder, p['passes'])
+        each.append((p['passes'], files))
         offsets.append(len(passes))
         passes += p['passes']
         pass_files += files
@@ -197,7 +176,13 @@ def pool_pyperformance(runs, output, tools):
     first = runs[0][1]['pyperformance']
     pooled = pyperformance_results(first['benchmarks'], passes, files,
                                    compare, pass_files)
-    pooled['pair_geomeans'] = pairs
+    pooled['pair_geomeans'] = []
+    pooled['pair_ratios'] = {name: [] for name in pooled['rows']}
+    for run_passes, run_files in each:
+        pairs = pair_results(run_passes, run_files, pooled['rows'])
+        pooled['pair_geomeans'] += pairs['pair_geomeans']
+        for name, ratios in pairs['pair_ratios'].items():
+            pooled['pair_ratios'][name] += ratios
     if first.get('suite'):
         pooled['suite'] = suite_mod.pool_suites(
             [results['pyperformance']['suite'] for _, results in runs],

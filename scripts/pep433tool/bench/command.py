@@ -23,12 +23,12 @@ from ..errors import PreconditionError
 from ..util import build_in_use, clean_env, run, sha256_of
 from . import suite as suite_mod
 from .instructions import function_rows
-from .perf import pyperformance_results
+from .perf import pair_results, pass_files_of, pyperformance_results
 from .plan import (BENCHMARKS, CONTROL_CALLS, MICRO_CALLS, QUICK_BENCHMARKS,
                    REFERENCE, SERIES, SUITE_PASSES, Plan)
 from .pyperfio import write_json
 from .report import render_report
-from .runner import Bench, build_dir
+from .runner import Bench, build_dir, draw_ratios
 from .targets import (geomean_target, instruction_targets, micro_targets,
                       syscall_targets)
 
@@ -124,6 +124,20 @@ def deserialise(data):
             results[key] = {tuple(k.split('|', 1)): v
                             for k, v in results[key].items()}
     return results
+
+
+def load_run(folder):
+    """(folder, results) of a bench output folder, or PreconditionError."""
+    folder = Path(folder).resolve()
+    path = folder / 'results.json'
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise PreconditionError(f'{folder}: no results.json: not the '
+                                'output folder of a bench run') from None
+    except ValueError as exc:
+        raise PreconditionError(f'{path}: not JSON ({exc})') from None
+    return folder, deserialise(data)
 
 
 def write_results(output, results):
@@ -257,4 +271,27 @@ def _measure(paths, quick=False, output=None, pyperformance=True,
              '(%.0f s)', len(held), len(missed), len(faster),
              output / 'report.md', time.monotonic() - start)
     print(output / 'report.md')
+    return 0
+
+
+def run_report(paths, folder):
+    """Implement ``bench report``: write report.md and ratios.png of the
+    bench output *folder* again, with this version of the report; return 0.
+
+    Nothing is measured.  What each pair of pyperformance passes says
+    alone (perf.pair_results()) is read again from the folder's pass files,
+    so a run made before the report showed it gets it; results.json is
+    written back with it, its measurements unchanged.
+    """
+    from ..selftest import ensure_tools
+    folder, results = load_run(folder)
+    p = results.get('pyperformance')
+    if p:
+        p.update(pair_results(p['passes'],
+                              pass_files_of(folder, p['passes']), p['rows']))
+    write_results(folder, results)
+    draw_ratios(ensure_tools(paths), folder)
+    (folder / 'report.md').write_text(render_report(results))
+    log.info('report written again: %s', folder / 'report.md')
+    print(folder / 'report.md')
     return 0

@@ -12,7 +12,7 @@ pair of neighbouring passes is the noise of a single comparison.
 import logging
 import subprocess
 
-from ..errors import ExternalError
+from ..errors import ExternalError, PreconditionError
 from ..util import clean_env, format_cmd, run
 from .pyperfio import load_json, merge, write_json
 from .stats import pyperformance_ratios
@@ -40,6 +40,18 @@ def pass_pairs(passes):
 def pass_file(output, number, build):
     """The result file of pass *number* (from 1), on *build*."""
     return output / 'pyperformance' / f'{number}-{build}.json'
+
+
+def pass_files_of(folder, passes):
+    """The result file of each pyperformance pass of the bench output
+    *folder* (*passes*: the build of each), or PreconditionError (a folder
+    that is not a complete bench output)."""
+    files = [pass_file(folder, i, build) for i, build in enumerate(passes, 1)]
+    for path in files:
+        if not path.exists():
+            raise PreconditionError(f'{path}: missing, the folder is not a '
+                                    'complete bench output')
+    return files
 
 
 def run_passes(bench, benchmarks, tolerate=False):
@@ -148,17 +160,31 @@ def pyperformance_results(benchmarks, passes, files, compare, pass_files):
     """The pyperformance part of the results, from run_pyperformance()'s.
 
     The ratios and the geometric mean pool every pass of each build
-    (*files*: {build: merged file}); 'pair_geomeans' has the geometric
-    mean of each pair of neighbouring passes (see pass_pairs()).
+    (*files*: {build: merged file}); 'pair_geomeans' and 'pair_ratios'
+    are what each pair of neighbouring passes says alone (pair_results()).
     """
     rows, geomean = pyperformance_ratios(load_json(files['baseline']),
                                          load_json(files['patched']))
-    pairs = [pyperformance_ratios(load_json(pass_files[a]),
-                                  load_json(pass_files[b]))[1]
-             for a, b in pass_pairs(passes)]
     return {'benchmarks': list(benchmarks), 'passes': list(passes),
-            'rows': rows, 'geomean': geomean, 'pair_geomeans': pairs,
+            'rows': rows, 'geomean': geomean,
+            **pair_results(passes, pass_files, rows),
             'compare_to': compare}
+
+
+def pair_results(passes, pass_files, names):
+    """What each pair of neighbouring passes (pass_pairs()) says alone:
+    {'pair_geomeans': [geometric mean of each pair], 'pair_ratios':
+    {benchmark of *names*: [its ratio in each pair, None where the pair
+    lacks it]}}.  A benchmark whose pairs fall on both sides of the band
+    moved with the machine, not with the build."""
+    geomeans, ratios = [], {name: [] for name in names}
+    for a, b in pass_pairs(passes):
+        rows, geomean = pyperformance_ratios(load_json(pass_files[a]),
+                                             load_json(pass_files[b]))
+        geomeans.append(geomean)
+        for name, found in ratios.items():
+            found.append(rows[name]['ratio'] if name in rows else None)
+    return {'pair_geomeans': geomeans, 'pair_ratios': ratios}
 
 
 def all_benchmarks_table(text):

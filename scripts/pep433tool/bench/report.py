@@ -222,14 +222,51 @@ def function_section(functions, calls):
     return out
 
 
-def pyperformance_table(rows, geomean):
-    lines = ['| benchmark | baseline | patched | patched/baseline |',
-             '|---|---:|---:|---:|']
+def paired(pair_ratios):
+    """*pair_ratios* (see perf.pair_results()) when there are two pairs of
+    passes or more to tell apart, else None."""
+    if not pair_ratios:
+        return None
+    return pair_ratios if len(next(iter(pair_ratios.values()))) >= 2 else None
+
+
+def pair_cell(ratios, digits=3):
+    """The ratios of one benchmark in each pair of passes, for a cell."""
+    return ' / '.join('n/a' if r is None else f'{r:.{digits}f}'
+                      for r in ratios)
+
+
+def held_in_every_pair(ratios, band):
+    """True when every pair puts the benchmark outside 1.00 +- *band*, on
+    the same side: a difference each comparison alone finds again."""
+    if any(r is None for r in ratios):
+        return False
+    return (all(r > 1 + band for r in ratios)
+            or all(r < 1 - band for r in ratios))
+
+
+def pyperformance_table(rows, geomean, pair_ratios=None,
+                        pair_geomeans=None):
+    """The ratios of *rows*; with two pairs of passes or more, a column
+    of each pair's ratio too."""
+    pairs = paired(pair_ratios)
+    head = '| benchmark | baseline | patched | patched/baseline |'
+    rule = '|---|---:|---:|---:|'
+    if pairs:
+        head += ' each pair of passes |'
+        rule += '---:|'
+    lines = [head, rule]
     for name, row in rows.items():
-        lines.append(f'| {name} | {fmt_time(row["reference"])} | '
-                     f'{fmt_time(row["changed"])} | {row["ratio"]:.3f} |')
+        line = (f'| {name} | {fmt_time(row["reference"])} | '
+                f'{fmt_time(row["changed"])} | {row["ratio"]:.3f} |')
+        if pairs:
+            line += f' {pair_cell(pairs.get(name, []))} |'
+        lines.append(line)
     if geomean is not None:
-        lines.append(f'| **geometric mean** | | | **{geomean:.4f}** |')
+        line = f'| **geometric mean** | | | **{geomean:.4f}** |'
+        if pairs:
+            line += f' {pair_cell(pair_geomeans or [], 4)} |'
+        lines.append(line)
     return lines
 
 
@@ -344,10 +381,11 @@ def pyperformance_section(p, title='## pyperformance'):
            f'{" ".join(p["passes"])} (--fast each). Ratio of medians; '
            f'target: geometric mean within 1.00 +- '
            f'{GEOMEAN_TOLERANCE:.2f}.', '']
-    out += pyperformance_table(p['rows'], p['geomean'])
+    out += pyperformance_table(p['rows'], p['geomean'], p.get('pair_ratios'),
+                               p.get('pair_geomeans'))
     out += pair_lines(p.get('pair_geomeans'))
     if suite:
-        out += outside_lines(p['rows'], suite)
+        out += outside_lines(p['rows'], suite, p.get('pair_ratios'))
         out += did_not_run_lines(suite['did_not_run'])
     out += ['', '`pyperf compare_to` baseline vs patched (means):', '',
             p['compare_to'].strip(), '']
@@ -374,10 +412,12 @@ def fds_cell(found):
     return f'{found["fds"]:g} ({calls}){failed}', rate
 
 
-def outside_lines(rows, suite):
-    """The benchmarks outside the band, with the fds they make."""
+def outside_lines(rows, suite, pair_ratios=None):
+    """The benchmarks outside the band, with the fds they make and, with
+    two pairs of passes or more, whether every pair finds them outside."""
     band = suite['band']
     outside = [r for r in suite['outside'] if r in rows]
+    pairs = paired(pair_ratios)
     out = ['', f'### Outside 1.00 +- {band:.2f}, and the fds they make', '']
     if not outside:
         return out + [f'No benchmark is outside 1.00 +- {band:.2f}.']
@@ -390,15 +430,46 @@ def outside_lines(rows, suite):
             'fd in its loop does not reach the code the series changes: '
             'its ratio is not the flag\'s. The calls that failed '
             '(ENOENT and the like) are counted apart: they make no fd, but '
-            'run the creator\'s code up to the system call.', '',
-            '| benchmark | patched/baseline | fd-creating system calls per '
-            'loop | per second |', '|---|---:|---|---:|']
+            'run the creator\'s code up to the system call.', '']
+    head = ('| benchmark | patched/baseline | fd-creating system calls per '
+            'loop | per second |')
+    rule = '|---|---:|---|---:|'
+    if pairs:
+        out += [f'Each pair of passes: the ratio that pair (one baseline and '
+                f'one patched pass, run one after the other) gives alone; '
+                f'held: every pair puts the benchmark outside 1.00 +- '
+                f'{band:.2f} on the same side. One that is not held is a '
+                'difference one comparison finds and another does not, on '
+                'the same two builds.', '']
+        head += ' each pair of passes | held |'
+        rule += '---:|---|'
+    out += [head, rule]
+    held, fd_held = [], []
     for name in outside:
         who = suite['owners'].get(name)
-        calls, rate = fds_cell(suite['fds'].get(who))
+        found = suite['fds'].get(who)
+        calls, rate = fds_cell(found)
         shown = name if who in (None, name) else f'{name} ({who})'
-        out.append(f'| {shown} | {rows[name]["ratio"]:.3f} | {calls} | '
-                   f'{rate} |')
+        line = (f'| {shown} | {rows[name]["ratio"]:.3f} | {calls} | '
+                f'{rate} |')
+        if pairs:
+            ratios = pairs.get(name, [])
+            kept = held_in_every_pair(ratios, band)
+            line += f' {pair_cell(ratios)} | {"yes" if kept else "no"} |'
+            if kept:
+                held.append(name)
+                if found and (found.get('fds') or found.get('failed')):
+                    fd_held.append(name)
+        out.append(line)
+    if pairs and not held:
+        out += ['', f'Held in every pair: none of the {len(outside)} '
+                'results outside the band.']
+    elif pairs:
+        fd_names = f' ({", ".join(fd_held)})' if fd_held else ''
+        out += ['', f'Held in every pair: {len(held)} of the {len(outside)} '
+                f'results outside the band ({", ".join(held)}); of them, '
+                f'{len(fd_held)} make or try to make fds in their loop'
+                f'{fd_names}.']
     return out
 
 

@@ -75,10 +75,15 @@ class Bench:
         return perf.run_pyperformance(self, benchmarks)
 
     def plot(self, results):
-        """Draw the ratios (bench/plot.py in the venv, matplotlib Agg)."""
-        data = self.output / 'results.json'
-        png = self.output / 'ratios.png'
-        env = clean_env({'PYTHONPATH': str(TOOL_PATH)})
-        run([self.tools / 'python', '-m', 'pep433tool.bench.plot', data,
-             png], env=env, quiet=True)
-        return png
+        """Draw the ratios of results.json: see draw_ratios()."""
+        return draw_ratios(self.tools, self.output)
+
+
+def draw_ratios(tools, output):
+    """ratios.png of the bench output folder *output*, from its
+    results.json (bench/plot.py in the venv of *tools*, matplotlib Agg)."""
+    png = output / 'ratios.png'
+    env = clean_env({'PYTHONPATH': str(TOOL_PATH)})
+    run([tools / 'python', '-m', 'pep433tool.bench.plot',
+         output / 'results.json', png], env=env, quiet=True)
+    return png
