@@ -31,10 +31,11 @@ from pep433tool.bench.plan import (COMPARED_SERIES, interleaved, LIKE_FOR_LIKE,
                                    MICRO_CALLS, Plan, SERIES)
 from pep433tool.bench.pyperfio import (benchmarks_of, load_json, merge,
                                        write_json)
-from pep433tool.bench.report import (function_table, held_in_every_pair,
-                                     instruction_table, like_lines,
-                                     micro_table, outside_lines, pair_lines,
-                                     render_report, syscall_table)
+from pep433tool.bench.perfreport import (held_in_every_pair, outside_lines,
+                                         pair_lines)
+from pep433tool.bench.report import (function_table, instruction_table,
+                                     like_lines, micro_table, render_report,
+                                     syscall_table)
 from pep433tool.bench.runner import Bench, build_dir
 from pep433tool.bench.stats import (like_stats, pyperformance_ratios,
                                     quartiles, ratio_stats)

@@ -37,9 +37,10 @@ suite; ``bench combine`` (combine.py) pools the runs of several output
 folders into one report; ``bench report`` writes one folder's report again
 (command.run_report()); ``bench --optimized`` measures the builds of
 ``build --optimized`` (PGO + LTO) instead of the plain ones.  The targets
-are in targets.py, report.md is written by report.py, ratios.png by
-plot.py; command.py runs it all.  This file is the command line: the
-options of ``bench`` and ``bench combine`` and their handlers.
+are in targets.py, report.md is written by report.py (its pyperformance
+part by perfreport.py), ratios.png by plot.py; command.py runs it all.
+This file is the command line: the options of ``bench`` and of its
+actions (combine, report, mp-pool) and their handlers.
 
 The tool's own Python needs no package: pyperf, pyperformance and
 matplotlib live in <workdir>/venv (scripts/requirements-dev.txt, installed
