@@ -25,14 +25,15 @@ from pep433tool.bench.instructions import (collected_instructions,
                                            function_rows, parse_annotate,
                                            per_call_functions, sum_functions)
 from pep433tool.bench.micro import read_rounds, round_file
-from pep433tool.bench.perf import (all_benchmarks_table, pass_file, pass_pairs,
+from pep433tool.bench.perf import (all_benchmarks_table, pair_results,
+                                   pass_file, pass_pairs,
                                    pyperformance_results)
 from pep433tool.bench.plan import (COMPARED_SERIES, interleaved, LIKE_FOR_LIKE,
                                    MICRO_CALLS, Plan, SERIES)
 from pep433tool.bench.pyperfio import (benchmarks_of, load_json, merge,
                                        write_json)
 from pep433tool.bench.perfreport import (held_in_every_pair, outside_lines,
-                                         pair_lines)
+                                         pair_lines, same_build_lines)
 from pep433tool.bench.report import (function_table, instruction_table,
                                      like_lines, micro_table, render_report,
                                      syscall_table)
@@ -434,6 +435,21 @@ def test_pyperformance_passes_their_files_and_pairs(tmp_path, monkeypatch):
     assert perf['pair_geomeans'] == pytest.approx([1.02, 1.04, 1.0, 1.02])
     assert perf['pair_ratios'] == {
         'nbody': pytest.approx([1.02, 1.04, 1.0, 1.02])}
+    # each build against itself: the baseline passes (1, 4, 5, 8) are all
+    # 1.0; the patched ones (2, 3, 6, 7) read 1.02, 1.04, 1.0, 1.02
+    same = perf['same_build']
+    assert same['baseline']['passes'] == [[1, 4], [4, 5], [5, 8]]
+    assert same['baseline']['geomeans'] == pytest.approx([1.0, 1.0, 1.0])
+    assert same['patched']['passes'] == [[2, 3], [3, 6], [6, 7]]
+    assert same['patched']['ratios']['nbody'] == pytest.approx(
+        [1.04 / 1.02, 1.0 / 1.04, 1.02])
+    assert ('patched 1.0196 (pass 3 / pass 2), 0.9615 (pass 6 / pass 3), '
+            '1.0200 (pass 7 / pass 6)') in ''.join(
+                same_build_lines(same))
+    # one AB pass: no build ran twice, no control
+    assert same_build_lines(pair_results(
+        ('baseline', 'patched'), pass_files[:2], ['nbody'])['same_build']) \
+        == []
     # pooled: median of the patched values over median of the baseline's
     assert perf['geomean'] == pytest.approx(1.02)
     assert '1.0200, 1.0400, 1.0000, 1.0200' in ''.join(
@@ -621,6 +637,7 @@ def test_combine_pools_the_rounds_and_the_passes(tmp_path):
     assert perf['rows']['nbody']['ratio'] == pytest.approx(1.02)
     assert perf['pair_geomeans'] == pytest.approx([1.02, 1.0, 1.04])
     assert perf['pair_ratios']['nbody'] == pytest.approx([1.02, 1.0, 1.04])
+    assert perf['same_build'] == {}        # AB runs: no build ran twice
     merged = load_json(out / 'pyperformance-patched.json')
     assert len(pyperfio.values(benchmarks_of(merged)['nbody'])) == 3
     assert '- target held: pyperformance geometric mean within 1.00 +- ' \
@@ -1023,6 +1040,10 @@ def test_suite_runs_the_default_suite_and_reports_what_did_not_run(
                        output=tmp_path / 'both', tools=tools) == 0
     report = (tmp_path / 'both' / 'report.md').read_text()
     assert '## pyperformance, the passes pooled' in report
+    # each build against itself within each run, numbered across the runs
+    assert ('baseline 1.0000 (pass 4 / pass 1), 1.0000 (pass 8 / pass 5); '
+            'patched 1.0000 (pass 3 / pass 2), 1.0000 (pass 7 / pass 6)') \
+        in report
     assert '- `gamma`, passes 1 (baseline), 2 (patched), 3 (patched), 4 ' \
         '(baseline), 5 (baseline), 6 (patched), 7 (patched), 8 (baseline)' \
         in report
@@ -1037,7 +1058,10 @@ def test_suite_runs_the_default_suite_and_reports_what_did_not_run(
     assert '| **geometric mean** | | | **1.0123** | 1.0123 / 1.0123 |' \
         in report
     assert '| beta | 1.050 | 3 (openat 2, socket 1); 5 failed (openat 5) | ' \
-        '3 | 1.050 / 1.050 | yes |' in report
+        '3 | 1.050 / 1.050 | yes | baseline 1.000, patched 1.000 |' in report
+    assert ('The same build against itself, the geometric mean of each '
+            'later pass over its previous one: baseline 1.0000 (pass 4 / '
+            'pass 1); patched 1.0000 (pass 3 / pass 2).') in report
     assert 'Held in every pair: 1 of the 1 results outside the band ' \
         '(beta); of them, 1 make or try to make fds in their loop (beta).' \
         in report
@@ -1049,13 +1073,17 @@ def test_suite_runs_the_default_suite_and_reports_what_did_not_run(
     # its report again; what was measured is unchanged
     results = json.loads((out / 'results.json').read_text())
     del results['pyperformance']['pair_ratios']
+    del results['pyperformance']['same_build']
     (out / 'results.json').write_text(json.dumps(results))
     (out / 'report.md').write_text('old')
     assert run_report(paths, out) == 0
     again = json.loads((out / 'results.json').read_text())
     assert again['pyperformance']['pair_ratios']['beta'] == \
         pytest.approx([1.05, 1.05])
+    assert again['pyperformance']['same_build']['baseline']['passes'] == \
+        [[1, 4]]
     del again['pyperformance']['pair_ratios']
+    del again['pyperformance']['same_build']
     assert again == results
     assert '1.050 / 1.050 | yes |' in (out / 'report.md').read_text()
     for member in (out / 'pyperformance').iterdir():

@@ -161,8 +161,9 @@ def pool_micro(runs):
 
 def pool_pyperformance(runs, output, tools):
     """The pyperformance results of all passes of *runs*, merged per build
-    into *output*; 'pair_geomeans' and 'pair_ratios' have the pairs of
-    every run, run after run."""
+    into *output*; 'pair_geomeans', 'pair_ratios' and 'same_build' have
+    the pairs of every run, run after run (a build's passes compared
+    within each run only, numbered across the runs)."""
     passes, pass_files, each, offsets = [], [], [], []
     for folder, results in runs:
         p = results['pyperformance']
@@ -178,11 +179,21 @@ def pool_pyperformance(runs, output, tools):
                                    compare, pass_files)
     pooled['pair_geomeans'] = []
     pooled['pair_ratios'] = {name: [] for name in pooled['rows']}
-    for run_passes, run_files in each:
+    pooled['same_build'] = {}
+    for (run_passes, run_files), offset in zip(each, offsets):
         pairs = pair_results(run_passes, run_files, pooled['rows'])
         pooled['pair_geomeans'] += pairs['pair_geomeans']
         for name, ratios in pairs['pair_ratios'].items():
             pooled['pair_ratios'][name] += ratios
+        for build, same in pairs['same_build'].items():
+            into = pooled['same_build'].setdefault(build, {
+                'passes': [], 'geomeans': [],
+                'ratios': {name: [] for name in pooled['rows']}})
+            into['passes'] += [[a + offset, b + offset]
+                               for a, b in same['passes']]
+            into['geomeans'] += same['geomeans']
+            for name, ratios in same['ratios'].items():
+                into['ratios'][name] += ratios
     if first.get('suite'):
         pooled['suite'] = suite_mod.pool_suites(
             [results['pyperformance']['suite'] for _, results in runs],

@@ -171,20 +171,54 @@ def pyperformance_results(benchmarks, passes, files, compare, pass_files):
             'compare_to': compare}
 
 
-def pair_results(passes, pass_files, names):
-    """What each pair of neighbouring passes (pass_pairs()) says alone:
-    {'pair_geomeans': [geometric mean of each pair], 'pair_ratios':
-    {benchmark of *names*: [its ratio in each pair, None where the pair
-    lacks it]}}.  A benchmark whose pairs fall on both sides of the band
-    moved with the machine, not with the build."""
+def same_build_pairs(passes):
+    """Each build's passes paired with its next one: {build: [(earlier
+    index, later index)]}.
+
+    ABBA gives {'baseline': [(0, 3)], 'patched': [(1, 2)]}: one binary
+    against itself, passes apart as a comparison's are, so their ratios
+    are what the machine's drift alone makes of a comparison.
+    """
+    found = {}
+    for build in dict.fromkeys(passes):
+        indices = [i for i, b in enumerate(passes) if b == build]
+        found[build] = list(zip(indices, indices[1:]))
+    return found
+
+
+def _compare_passes(pairs, pass_files, names):
+    """([geometric mean of each pair], {name: [its ratio in each pair,
+    None where the pair lacks it]}): pass b over pass a of each (a, b)."""
     geomeans, ratios = [], {name: [] for name in names}
-    for a, b in pass_pairs(passes):
+    for a, b in pairs:
         rows, geomean = pyperformance_ratios(load_json(pass_files[a]),
                                              load_json(pass_files[b]))
         geomeans.append(geomean)
         for name, found in ratios.items():
             found.append(rows[name]['ratio'] if name in rows else None)
-    return {'pair_geomeans': geomeans, 'pair_ratios': ratios}
+    return geomeans, ratios
+
+
+def pair_results(passes, pass_files, names):
+    """What each pair of passes says alone, for the benchmarks *names*.
+
+    'pair_geomeans' and 'pair_ratios' ({name: [ratio]}): each pair of
+    neighbouring passes (pass_pairs()), patched over baseline.  A
+    benchmark whose pairs fall on both sides of the band moved with the
+    machine, not with the build.  'same_build': {build: {'passes':
+    [[earlier, later]] (numbered from 1), 'geomeans', 'ratios'}}, each
+    build's later pass over its previous one (same_build_pairs()): the
+    control that every run with two passes of a build carries.
+    """
+    geomeans, ratios = _compare_passes(pass_pairs(passes), pass_files, names)
+    same = {}
+    for build, pairs in same_build_pairs(passes).items():
+        if pairs:
+            g, r = _compare_passes(pairs, pass_files, names)
+            same[build] = {'passes': [[a + 1, b + 1] for a, b in pairs],
+                           'geomeans': g, 'ratios': r}
+    return {'pair_geomeans': geomeans, 'pair_ratios': ratios,
+            'same_build': same}
 
 
 def all_benchmarks_table(text):

@@ -73,6 +73,27 @@ def pair_lines(pair_geomeans):
             'can tell on this machine; the mean above pools all passes.']
 
 
+def same_build_lines(same):
+    """Each build against itself (perf.pair_results()'s 'same_build'), or
+    nothing when no build ran twice."""
+    parts = [f'{build} ' + ', '.join(
+        f'{g:.4f} (pass {b} / pass {a})'
+        for g, (a, b) in zip(entry['geomeans'], entry['passes']))
+        for build, entry in (same or {}).items() if entry['geomeans']]
+    if not parts:
+        return []
+    return ['', 'The same build against itself, the geometric mean of each '
+            'later pass over its previous one: ' + '; '.join(parts)
+            + '. One binary, measured twice: how far these are from 1.00 is '
+            'what the machine alone does to a comparison between passes.']
+
+
+def same_build_cell(same, name):
+    """One benchmark's ratios of each build against itself, for a cell."""
+    return ', '.join(f'{build} {pair_cell(entry["ratios"].get(name, []))}'
+                     for build, entry in same.items() if entry['geomeans'])
+
+
 def pyperformance_section(p, title='## pyperformance'):
     """The pyperformance part of a report, from results['pyperformance']."""
     suite = p.get('suite')
@@ -92,8 +113,10 @@ def pyperformance_section(p, title='## pyperformance'):
     out += pyperformance_table(p['rows'], p['geomean'], p.get('pair_ratios'),
                                p.get('pair_geomeans'))
     out += pair_lines(p.get('pair_geomeans'))
+    out += same_build_lines(p.get('same_build'))
     if suite:
-        out += outside_lines(p['rows'], suite, p.get('pair_ratios'))
+        out += outside_lines(p['rows'], suite, p.get('pair_ratios'),
+                             p.get('same_build'))
         out += did_not_run_lines(suite['did_not_run'])
     out += ['', '`pyperf compare_to` baseline vs patched (means):', '',
             p['compare_to'].strip(), '']
@@ -120,9 +143,10 @@ def fds_cell(found):
     return f'{found["fds"]:g} ({calls}){failed}', rate
 
 
-def outside_lines(rows, suite, pair_ratios=None):
+def outside_lines(rows, suite, pair_ratios=None, same_build=None):
     """The benchmarks outside the band, with the fds they make and, with
-    two pairs of passes or more, whether every pair finds them outside."""
+    two pairs of passes or more, whether every pair finds them outside and
+    what each build gives against itself (*same_build*)."""
     band = suite['band']
     outside = [r for r in suite['outside'] if r in rows]
     pairs = paired(pair_ratios)
@@ -142,6 +166,7 @@ def outside_lines(rows, suite, pair_ratios=None):
     head = ('| benchmark | patched/baseline | fd-creating system calls per '
             'loop | per second |')
     rule = '|---|---:|---|---:|'
+    same = {}
     if pairs:
         out += [f'Each pair of passes: the ratio that pair (one baseline and '
                 f'one patched pass, run one after the other) gives alone; '
@@ -151,6 +176,13 @@ def outside_lines(rows, suite, pair_ratios=None):
                 'the same two builds.', '']
         head += ' each pair of passes | held |'
         rule += '---:|---|'
+        same = {build: entry for build, entry in (same_build or {}).items()
+                if entry['geomeans']}
+        if same:
+            out[-2] += (' Same build: each build\'s later pass over its '
+                        'previous one, for that benchmark.')
+            head += ' same build |'
+            rule += '---|'
     out += [head, rule]
     held, fd_held = [], []
     for name in outside:
@@ -164,6 +196,8 @@ def outside_lines(rows, suite, pair_ratios=None):
             ratios = pairs.get(name, [])
             kept = held_in_every_pair(ratios, band)
             line += f' {pair_cell(ratios)} | {"yes" if kept else "no"} |'
+            if same:
+                line += f' {same_build_cell(same, name)} |'
             if kept:
                 held.append(name)
                 if found and (found.get('fds') or found.get('failed')):
