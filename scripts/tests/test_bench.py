@@ -448,8 +448,8 @@ def test_pyperformance_passes_their_files_and_pairs(tmp_path, monkeypatch):
                 same_build_lines(same))
     # one AB pass: no build ran twice, no control
     assert same_build_lines(pair_results(
-        ('baseline', 'patched'), pass_files[:2], ['nbody'])['same_build']) \
-        == []
+        [(('baseline', 'patched'), pass_files[:2])], ['nbody'])[
+            'same_build']) == []
     # pooled: median of the patched values over median of the baseline's
     assert perf['geomean'] == pytest.approx(1.02)
     assert '1.0200, 1.0400, 1.0000, 1.0200' in ''.join(

@@ -27,7 +27,7 @@ from ..errors import PreconditionError, UsageError
 from . import suite as suite_mod
 from .command import load_run
 from .micro import micro_round_stats, read_rounds
-from .perf import (compare_to, merge_passes, pair_results, pass_files_of,
+from .perf import (compare_to, merge_passes, pass_files_of,
                    pyperformance_results)
 from .pyperfio import write_json
 from .report import builds_title, render_combined
@@ -176,24 +176,7 @@ def pool_pyperformance(runs, output, tools):
     compare = compare_to(tools, output, files)
     first = runs[0][1]['pyperformance']
     pooled = pyperformance_results(first['benchmarks'], passes, files,
-                                   compare, pass_files)
-    pooled['pair_geomeans'] = []
-    pooled['pair_ratios'] = {name: [] for name in pooled['rows']}
-    pooled['same_build'] = {}
-    for (run_passes, run_files), offset in zip(each, offsets):
-        pairs = pair_results(run_passes, run_files, pooled['rows'])
-        pooled['pair_geomeans'] += pairs['pair_geomeans']
-        for name, ratios in pairs['pair_ratios'].items():
-            pooled['pair_ratios'][name] += ratios
-        for build, same in pairs['same_build'].items():
-            into = pooled['same_build'].setdefault(build, {
-                'passes': [], 'geomeans': [],
-                'ratios': {name: [] for name in pooled['rows']}})
-            into['passes'] += [[a + offset, b + offset]
-                               for a, b in same['passes']]
-            into['geomeans'] += same['geomeans']
-            for name, ratios in same['ratios'].items():
-                into['ratios'][name] += ratios
+                                   compare, pass_files, runs=each)
     if first.get('suite'):
         pooled['suite'] = suite_mod.pool_suites(
             [results['pyperformance']['suite'] for _, results in runs],

@@ -287,8 +287,8 @@ def run_report(paths, folder):
     folder, results = load_run(folder)
     p = results.get('pyperformance')
     if p:
-        p.update(pair_results(p['passes'],
-                              pass_files_of(folder, p['passes']), p['rows']))
+        p.update(pair_results(
+            [(p['passes'], pass_files_of(folder, p['passes']))], p['rows']))
     write_results(folder, results)
     draw_ratios(ensure_tools(paths), folder)
     (folder / 'report.md').write_text(render_report(results))

@@ -156,18 +156,21 @@ def run_pyperformance(bench, benchmarks):
     return files, compare_to(bench.tools, bench.output, files), pass_files
 
 
-def pyperformance_results(benchmarks, passes, files, compare, pass_files):
+def pyperformance_results(benchmarks, passes, files, compare, pass_files,
+                          runs=None):
     """The pyperformance part of the results, from run_pyperformance()'s.
 
     The ratios and the geometric mean pool every pass of each build
-    (*files*: {build: merged file}); 'pair_geomeans' and 'pair_ratios'
-    are what each pair of neighbouring passes says alone (pair_results()).
+    (*files*: {build: merged file}); 'pair_geomeans', 'pair_ratios' and
+    'same_build' are what each pair of passes says alone (pair_results()),
+    taken within each of *runs* ([(passes, pass files)] of each run pooled,
+    as bench combine pools them; default: one run, *passes*).
     """
     rows, geomean = pyperformance_ratios(load_json(files['baseline']),
                                          load_json(files['patched']))
     return {'benchmarks': list(benchmarks), 'passes': list(passes),
             'rows': rows, 'geomean': geomean,
-            **pair_results(passes, pass_files, rows),
+            **pair_results(runs or [(passes, pass_files)], rows),
             'compare_to': compare}
 
 
@@ -186,37 +189,52 @@ def same_build_pairs(passes):
     return found
 
 
-def _compare_passes(pairs, pass_files, names):
+def _compare_passes(pairs, suites, names):
     """([geometric mean of each pair], {name: [its ratio in each pair,
-    None where the pair lacks it]}): pass b over pass a of each (a, b)."""
+    None where the pair lacks it]}): pass b over pass a of each (a, b) of
+    *suites* (the pass files, loaded)."""
     geomeans, ratios = [], {name: [] for name in names}
     for a, b in pairs:
-        rows, geomean = pyperformance_ratios(load_json(pass_files[a]),
-                                             load_json(pass_files[b]))
+        rows, geomean = pyperformance_ratios(suites[a], suites[b])
         geomeans.append(geomean)
         for name, found in ratios.items():
             found.append(rows[name]['ratio'] if name in rows else None)
     return geomeans, ratios
 
 
-def pair_results(passes, pass_files, names):
-    """What each pair of passes says alone, for the benchmarks *names*.
+def pair_results(runs, names):
+    """What each pair of passes says alone, for the benchmarks *names*,
+    of each run of *runs* ([(passes, pass files)]) in turn.
 
     'pair_geomeans' and 'pair_ratios' ({name: [ratio]}): each pair of
     neighbouring passes (pass_pairs()), patched over baseline.  A
     benchmark whose pairs fall on both sides of the band moved with the
     machine, not with the build.  'same_build': {build: {'passes':
-    [[earlier, later]] (numbered from 1), 'geomeans', 'ratios'}}, each
-    build's later pass over its previous one (same_build_pairs()): the
-    control that every run with two passes of a build carries.
+    [[earlier, later]] (numbered from 1 across the runs), 'geomeans',
+    'ratios'}}, each build's later pass over its previous one within a run
+    (same_build_pairs()): the control that every run with two passes of a
+    build carries.
     """
-    geomeans, ratios = _compare_passes(pass_pairs(passes), pass_files, names)
-    same = {}
-    for build, pairs in same_build_pairs(passes).items():
-        if pairs:
-            g, r = _compare_passes(pairs, pass_files, names)
-            same[build] = {'passes': [[a + 1, b + 1] for a, b in pairs],
-                           'geomeans': g, 'ratios': r}
+    geomeans, ratios, same, offset = [], {name: [] for name in names}, {}, 0
+    for passes, pass_files in runs:
+        suites = [load_json(f) for f in pass_files]
+        g, r = _compare_passes(pass_pairs(passes), suites, names)
+        geomeans += g
+        for name in names:
+            ratios[name] += r[name]
+        for build, pairs in same_build_pairs(passes).items():
+            if not pairs:
+                continue
+            g, r = _compare_passes(pairs, suites, names)
+            into = same.setdefault(build, {
+                'passes': [], 'geomeans': [],
+                'ratios': {name: [] for name in names}})
+            into['passes'] += [[offset + a + 1, offset + b + 1]
+                               for a, b in pairs]
+            into['geomeans'] += g
+            for name in names:
+                into['ratios'][name] += r[name]
+        offset += len(passes)
     return {'pair_geomeans': geomeans, 'pair_ratios': ratios,
             'same_build': same}
 

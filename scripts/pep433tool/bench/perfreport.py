@@ -168,21 +168,22 @@ def outside_lines(rows, suite, pair_ratios=None, same_build=None):
     rule = '|---|---:|---|---:|'
     same = {}
     if pairs:
-        out += [f'Each pair of passes: the ratio that pair (one baseline and '
+        text = (f'Each pair of passes: the ratio that pair (one baseline and '
                 f'one patched pass, run one after the other) gives alone; '
                 f'held: every pair puts the benchmark outside 1.00 +- '
                 f'{band:.2f} on the same side. One that is not held is a '
                 'difference one comparison finds and another does not, on '
-                'the same two builds.', '']
+                'the same two builds.')
         head += ' each pair of passes | held |'
         rule += '---:|---|'
         same = {build: entry for build, entry in (same_build or {}).items()
                 if entry['geomeans']}
         if same:
-            out[-2] += (' Same build: each build\'s later pass over its '
-                        'previous one, for that benchmark.')
+            text += (' Same build: each build\'s later pass over its '
+                     'previous one, for that benchmark.')
             head += ' same build |'
             rule += '---|'
+        out += [text, '']
     out += [head, rule]
     held, fd_held = [], []
     for name in outside:
