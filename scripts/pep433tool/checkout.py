@@ -54,9 +54,9 @@ def open_checkout(paths):
     repo = paths.cpython
     refs = {}
     if gitutil.is_repo(repo):
-        refs = gitutil.peeled_refs(repo, f'refs/tags/{paths.base.tag}',
-                                   f'refs/heads/{config.BRANCH}',
-                                   config.APPLIED_REF)
+        refs = gitutil.refs_with_messages(
+            repo, f'refs/tags/{paths.base.tag}',
+            f'refs/heads/{config.BRANCH}', config.APPLIED_REF)
     base, _ = refs.get(f'refs/tags/{paths.base.tag}', (None, None))
     if base is None:
         raise PreconditionError(

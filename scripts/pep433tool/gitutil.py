@@ -70,7 +70,7 @@ def rev_parse(repo, rev):
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
-def peeled_refs(repo, *refs):
+def refs_with_messages(repo, *refs):
     """Map of those of *refs* (full names) that exist -> (the commit each
     points at, a tag peeled; the tag's message, '' for a ref that points
     at a commit), in one ``git for-each-ref``."""
