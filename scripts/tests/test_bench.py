@@ -6,6 +6,7 @@ real measurement on the builds of $PEP433_WORKDIR.
 """
 
 import json
+import math
 import os
 import re
 import sys
@@ -38,8 +39,9 @@ from pep433tool.bench.report import (function_table, instruction_table,
                                      like_lines, micro_table, render_report,
                                      syscall_table)
 from pep433tool.bench.runner import Bench, build_dir
-from pep433tool.bench.stats import (like_stats, pyperformance_ratios,
-                                    quartiles, ratio_stats)
+from pep433tool.bench.stats import (like_stats, median_interval,
+                                    pyperformance_ratios, quartiles,
+                                    ratio_stats)
 from pep433tool.bench.systemcalls import syscall_counts, syscall_diff
 from pep433tool.bench.targets import (geomean_target, instruction_targets,
                                       micro_targets, syscall_targets)
@@ -121,6 +123,54 @@ def test_ratio_stats_compares_round_by_round():
     assert stats['os.open', 'patched-e']['ratios'] == pytest.approx(
         [1.1, 0.9, 1.0])
     assert stats['os.open', 'patched-e']['median'] == pytest.approx(1.0)
+
+
+def binomial_below(n, k):
+    """P(B <= k - 1) for B ~ B(n, 1/2): the chance that fewer than k of n
+    draws fall below the median."""
+    return sum(math.comb(n, i) for i in range(k)) / 2 ** n
+
+
+def test_median_interval_is_the_narrowest_95_percent_pair():
+    assert median_interval([3, 1, 2, 5, 4]) is None     # 5: 1/16 > 5%
+    assert median_interval([6, 1, 2, 5, 4, 3]) == (1, 6)
+    for n in (6, 9, 20, 24, 72, 216):
+        low, high = median_interval(range(n))
+        k = low + 1                  # 1-based rank of the lower bound
+        assert high == n - k         # symmetric: x_k and x_(n+1-k)
+        # the pair covers the median with at least 95% ...
+        assert 1 - 2 * binomial_below(n, k) >= 0.95
+        # ... and the next narrower pair would not
+        assert 1 - 2 * binomial_below(n, k + 1) < 0.95
+    # 72 rounds (three pooled runs): the 28th and the 45th
+    assert median_interval(range(72)) == (27, 44)
+
+
+def test_ratio_stats_bound_the_median_when_the_rounds_allow():
+    few = {('os.open', 'baseline'): {r: [1.0] for r in range(5)},
+           ('os.open', 'patched'): {r: [1.0 + r / 100] for r in range(5)}}
+    assert 'low' not in ratio_stats(few, 'baseline')['os.open', 'patched']
+    many = {('os.open', 'baseline'): {r: [1.0] for r in range(9)},
+            ('os.open', 'patched'): {r: [1.0 + r / 100] for r in range(9)}}
+    entry = ratio_stats(many, 'baseline')['os.open', 'patched']
+    assert (entry['low'], entry['high']) == pytest.approx((1.01, 1.07))
+
+
+def test_a_missed_call_says_whether_the_clock_told_it_from_stock():
+    micro = {('os.open', 'patched'): {'median': 1.03, 'low': 0.99,
+                                      'high': 1.07},
+             ('os.pipe', 'patched'): {'median': 1.03, 'low': 1.01,
+                                      'high': 1.05},
+             ('os.dup', 'patched'): {'median': 1.01, 'low': 0.90,
+                                     'high': 1.10}}
+    held, missed, faster = micro_targets(
+        micro, ['os.open', 'os.pipe', 'os.dup'])
+    # the verdict is the median's: os.dup holds however wide its interval
+    assert missed[0] == (
+        'micro-benchmarks, patched (default False): median ratio within '
+        '1.00 +- 0.02: os.open 1.030 (95% interval of the median '
+        '0.990-1.070, holds 1.00: not told apart from stock), os.pipe 1.030 '
+        '(95% interval of the median 1.010-1.050, excludes 1.00)')
 
 
 def test_pyperformance_ratios_and_geometric_mean():
@@ -615,15 +665,23 @@ def test_combine_pools_the_rounds_and_the_passes(tmp_path):
     union = sorted(r for run_ in ratios for r in run_)
     q1, median, q3 = quartiles(union)
     assert (median, q1, q3) == pytest.approx((1.03, 1.01, 1.05))
-    assert ('| call | patched: 13:39 / 14:04 / 14:56 | pooled | patched -e: '
-            '13:39 / 14:04 / 14:56 | pooled |\n|---|---|---:|---|---:|\n'
+    # and the 95% interval of the median: of 9 rounds, the 2nd and the 8th
+    assert median_interval(union) == pytest.approx((1.00, 1.06))
+    assert ('| call | patched: 13:39 / 14:04 / 14:56 | pooled | 95% interval '
+            '| patched -e: 13:39 / 14:04 / 14:56 | pooled | 95% interval |\n'
+            '|---|---|---:|---:|---|---:|---:|\n'
             '| `os.open` | 1.010 / 1.040 / 1.060 | 1.030 [1.010-1.050] | '
-            '1.000 / 1.000 / 1.000 | 1.000 [1.000-1.000] |\n') in report
+            '1.000-1.060 | 1.000 / 1.000 / 1.000 | 1.000 [1.000-1.000] | '
+            '1.000-1.000 |\n') in report
     assert '| `os.dup` | 0.930 / 0.930 / 0.930 | 0.930 [0.930-0.930] ' \
-        '(other work) |' in report
+        '(other work) | 0.930-0.930 |' in report
+    assert ('95% interval: where the median of the rounds lies with 95% '
+            'confidence') in report
+    assert "the control's reads `os.fstat` patched 0.980-0.980" in report
     # os.dup2 under -e: against stock's close-on-exec dup2(), like for like
     assert '| `os.dup2` (-e: like for like) | 1.000 / 1.000 / 1.000 | ' \
-        '1.000 [1.000-1.000] | 1.010 / 1.010 / 1.010 | 1.010 ' in report
+        '1.000 [1.000-1.000] | 1.000-1.000 | 1.010 / 1.010 / 1.010 | 1.010 ' \
+        in report
     assert '| `os.fstat` (control) | 0.980 / 0.980 / 0.980 |' in report
     assert '(9 per cell)' in report
     combined = json.loads((out / 'combined.json').read_text())
@@ -645,7 +703,9 @@ def test_combine_pools_the_rounds_and_the_passes(tmp_path):
     assert '- target missed: pyperformance geometric mean within 1.00 +- ' \
         '0.01: 1.0200' in report
     assert '- target missed: micro-benchmarks, patched (default False): ' \
-        'median ratio within 1.00 +- 0.02: os.open 1.030' in report
+        'median ratio within 1.00 +- 0.02: os.open 1.030 (same system ' \
+        'calls; 95% interval of the median 1.000-1.060, holds 1.00: not ' \
+        'told apart from stock)' in report
 
 
 def test_combine_refuses_other_builds_plans_and_old_folders(tmp_path,
@@ -1090,6 +1150,40 @@ def test_suite_runs_the_default_suite_and_reports_what_did_not_run(
         member.unlink()
     with pytest.raises(PreconditionError, match='1-baseline.json: missing'):
         run_report(paths, out)
+
+
+def test_bench_report_bounds_the_medians_of_an_older_run(tmp_path,
+                                                        monkeypatch):
+    """bench report reads the rounds again: a run made before the 95%
+    intervals gets them, in results.json and in its missed targets, and
+    every median stays what it was."""
+    from pep433tool import selftest
+    monkeypatch.setattr(selftest, 'ensure_tools',
+                        lambda paths: fake_tools(tmp_path))
+    ratios = [0.99, 1.00, 1.02, 1.03, 1.04, 1.05, 1.06, 1.07, 1.08]
+    out = saved_run(tmp_path / 'run', '13:39', ratios, rounds=len(ratios))
+    results = json.loads((out / 'results.json').read_text())
+    for entry in results['micro'].values():
+        entry.pop('low', None)
+        entry.pop('high', None)
+    results['targets'] = {'held': [], 'missed': ['stale'], 'faster': []}
+    (out / 'results.json').write_text(json.dumps(results))
+    assert run_report(Paths(workdir=tmp_path / 'work'), out) == 0
+    again = json.loads((out / 'results.json').read_text())
+    entry = again['micro']['os.open|patched']
+    # 9 rounds: the 2nd and the 8th
+    assert (entry['low'], entry['high']) == pytest.approx((1.00, 1.07))
+    for key, old in results['micro'].items():
+        for name in ('median', 'q1', 'q3', 'time'):
+            if name in old:
+                assert again['micro'][key][name] == pytest.approx(old[name])
+    missed = again['targets']['missed']
+    assert 'stale' not in missed
+    assert ('micro-benchmarks, patched (default False): median ratio within '
+            '1.00 +- 0.02: os.open 1.040 (same system calls; 95% interval of '
+            'the median 1.000-1.070, holds 1.00: not told apart from stock)'
+            ) in missed
+    assert 'holds 1.00: not told apart' in (out / 'report.md').read_text()
 
 
 def test_outliers_held_in_every_pair_or_not():

@@ -23,6 +23,7 @@ from ..errors import PreconditionError
 from ..util import build_in_use, clean_env, run, sha256_of
 from . import suite as suite_mod
 from .instructions import function_rows
+from .micro import micro_round_stats, read_rounds
 from .perf import pair_results, pass_files_of, pyperformance_results
 from .plan import (BENCHMARKS, CONTROL_CALLS, MICRO_CALLS, QUICK_BENCHMARKS,
                    REFERENCE, SERIES, SUITE_PASSES, Plan)
@@ -173,6 +174,26 @@ def run_bench(paths, variant=None, **options):
         return _measure(paths, variant=variant, **options)
 
 
+def all_targets(micro, like, counts, calls, instr, perf):
+    """(held, missed, faster): every target of a run, from what it
+    measured (None or empty where it measured nothing of a kind)."""
+    held, missed, faster = [], [], []
+    if micro:
+        held, missed, faster = micro_targets(micro, counts=counts, like=like)
+        h, m = syscall_targets(counts, calls)
+        held += h
+        missed += m
+    if instr:
+        h, m = instruction_targets(instr)
+        held += h
+        missed += m
+    if perf:
+        h, m = geomean_target(perf['geomean'])
+        held += h
+        missed += m
+    return held, missed, faster
+
+
 def _measure(paths, quick=False, output=None, pyperformance=True,
              benchmarks=None, seed=None, instructions=True, suite=None,
              passes=None, variant=None):
@@ -209,7 +230,6 @@ def _measure(paths, quick=False, output=None, pyperformance=True,
         perf = suite_mod.run_suite(bench, benchmarks, suite == 'all')
         counts, calls, micro, like, pep, instr = {}, [], None, None, None, None
         functions = None
-        held, missed, faster = [], [], []
     else:
         bench.prepare()
         counts = bench.run_syscalls()
@@ -231,18 +251,8 @@ def _measure(paths, quick=False, output=None, pyperformance=True,
                 benchmarks, plan.pyperformance_passes,
                 *bench.run_pyperformance(benchmarks))
 
-        held, missed, faster = micro_targets(micro, counts=counts, like=like)
-        h, m = syscall_targets(counts, calls)
-        held += h
-        missed += m
-        if instr:
-            h, m = instruction_targets(instr)
-            held += h
-            missed += m
-    if perf:
-        h, m = geomean_target(perf['geomean'])
-        held += h
-        missed += m
+    held, missed, faster = all_targets(micro, like, counts, calls, instr,
+                                       perf)
     results = {
         'version': paths.base.version, 'kind': kind,
         'load_start': load_start,
@@ -280,8 +290,10 @@ def run_report(paths, folder):
 
     Nothing is measured.  What each pair of pyperformance passes says
     alone (perf.pair_results()) is read again from the folder's pass files,
-    so a run made before the report showed it gets it; results.json is
-    written back with it, its measurements unchanged.
+    and the micro-benchmarks' statistics (the 95% interval of each median
+    with them) from its rounds/, so a run made before the report showed
+    them gets them, and its targets are judged again; results.json is
+    written back with them, its measurements unchanged.
     """
     from ..selftest import ensure_tools
     folder, results = load_run(folder)
@@ -289,6 +301,15 @@ def run_report(paths, folder):
     if p:
         p.update(pair_results(
             [(p['passes'], pass_files_of(folder, p['passes']))], p['rows']))
+    if results.get('micro'):
+        per_round = read_rounds(folder, results['plan']['rounds'])
+        if per_round:
+            micro, like, pep = micro_round_stats(per_round)
+            results.update(micro=micro, like=like, pep=pep)
+    held, missed, faster = all_targets(
+        results.get('micro'), results.get('like'), results.get('syscalls'),
+        results.get('syscall_calls'), results.get('instructions'), p)
+    results['targets'] = {'held': held, 'missed': missed, 'faster': faster}
     write_results(folder, results)
     draw_ratios(ensure_tools(paths), folder)
     (folder / 'report.md').write_text(render_report(results))

@@ -59,6 +59,35 @@ def fmt_ratio(entry):
     return f'{entry["median"]:.3f} [{entry["q1"]:.3f}-{entry["q3"]:.3f}]'
 
 
+def fmt_interval(entry):
+    """The 95% interval of a cell's median, 'n/a' without one."""
+    if not entry or 'low' not in entry:
+        return 'n/a'
+    return f'{entry["low"]:.3f}-{entry["high"]:.3f}'
+
+
+def interval_lines(pooled):
+    """What the pooled medians' intervals say of the clock: their mean
+    half-width over the target series, and the control's interval."""
+    widths = [(e['high'] - e['low']) / 2 for (call, series), e in
+              pooled.items() if series in TARGET_SERIES and 'low' in e
+              and call not in CONTROL_CALLS]
+    if not widths:
+        return []
+    control = [f'`{call}` {short_title(series)} '
+               f'{fmt_interval(pooled[call, series])}'
+               for call in CONTROL_CALLS for series in TARGET_SERIES
+               if 'low' in pooled.get((call, series), {})]
+    text = ('95% interval: where the median of the rounds lies with 95% '
+            'confidence (two order statistics of the rounds, no normality '
+            'assumed). Its half-width averages '
+            f'{sum(widths) / len(widths):.3f} over the calls here')
+    if control:
+        text += f'; the control\'s reads {", ".join(control)}'
+    return [text + '. A call whose interval holds 1.00 is not told apart '
+            'from stock by this clock, inside the band or outside it.', '']
+
+
 def micro_table(micro, calls=MICRO_CALLS):
     others = [s for s in SERIES if s.name != REFERENCE]
     lines = ['| call | baseline time | '
@@ -316,8 +345,9 @@ def combined_micro_table(labels, runs, pooled, counts=None,
     counts = counts or {}
     runs_head = ' / '.join(labels)
     lines = ['| call | ' + ' | '.join(f'{short_title(s)}: {runs_head} | '
-                                     'pooled' for s in TARGET_SERIES)
-             + ' |', '|---|' + '---|---:|' * len(TARGET_SERIES)]
+                                     'pooled | 95% interval'
+                                     for s in TARGET_SERIES)
+             + ' |', '|---|' + '---|---:|---:|' * len(TARGET_SERIES)]
     for call in calls:
         if not any((call, s) in pooled for s in TARGET_SERIES):
             continue
@@ -340,7 +370,7 @@ def combined_micro_table(labels, runs, pooled, counts=None,
             if other_work(entry, counts.get((call, REFERENCE)),
                           counts.get((call, s))):
                 cell += ' (other work)'
-            cells.append(cell)
+            cells += [cell, fmt_interval(entry)]
         lines.append(f'| {shown} | ' + ' | '.join(cells) + ' |')
     return lines
 
@@ -386,6 +416,7 @@ def render_combined(combined):
         out += combined_micro_table(labels, micro['runs'], micro['pooled'],
                                     combined.get('syscalls'))
         out.append('')
+        out += interval_lines(micro['pooled'])
     if combined.get('pep'):
         out += ['## The PEP\'s table, pooled', '']
         out += pep_table(combined['pep'])

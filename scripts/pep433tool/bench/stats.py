@@ -2,7 +2,8 @@
 
 Every ratio is taken round by round (a round runs each series once, close
 together in time) and summarised by the median and the interquartile range
-over the rounds; pooled runs are more rounds (pool_rounds).
+over the rounds, and by the 95% interval of that median; pooled runs are
+more rounds (pool_rounds).
 """
 
 import math
@@ -21,14 +22,45 @@ def quartiles(data):
     return q1, q2, q3
 
 
+#: The confidence of median_interval(): 95%, as pyperf's compare_to.
+CONFIDENCE = 0.95
+
+
+def median_interval(data, confidence=CONFIDENCE):
+    """(low, high): the distribution-free interval of the median of *data*.
+
+    Two order statistics of the sorted data, chosen from the binomial
+    distribution B(n, 1/2) so that the median of what the data are drawn
+    from lies between them with at least *confidence*, whatever that
+    distribution: no normality assumed, as the ratios of a noisy machine
+    are not normal.  None when *data* is too short for any pair to reach
+    *confidence* (fewer than 6 values at 95%).
+    """
+    data = sorted(data)
+    n = len(data)
+    alpha = (1 - confidence) / 2
+    # the largest k with P(B <= k - 1) <= alpha: [x_k, x_(n-1-k)] (from 0)
+    k, below = 0, 0.0
+    while True:
+        below += math.comb(n, k) / 2 ** n
+        if below > alpha:
+            break
+        k += 1
+    if k == 0:
+        return None
+    return data[k - 1], data[n - k]
+
+
 def ratio_stats(per_round, reference):
     """Ratios to *reference*, round by round.
 
     *per_round* maps (benchmark, series) to {round: [values]}.  Return
-    {(benchmark, series): {'median', 'q1', 'q3', 'ratios', 'time'}} for every
-    series but the reference: the ratios are median(series values of a
-    round) / median(reference values of the same round), over the rounds
-    that both have; 'time' is the median of all the series' values.
+    {(benchmark, series): {'median', 'q1', 'q3', 'low', 'high', 'ratios',
+    'time'}} for every series but the reference: the ratios are
+    median(series values of a round) / median(reference values of the same
+    round), over the rounds that both have; 'low' and 'high' bound the
+    median (median_interval(), when there are enough rounds); 'time' is
+    the median of all the series' values.
     """
     stats = {}
     for (bench, series), rounds in per_round.items():
@@ -42,6 +74,9 @@ def ratio_stats(per_round, reference):
             if ratios:
                 q1, med, q3 = quartiles(ratios)
                 entry.update(median=med, q1=q1, q3=q3, ratios=ratios)
+                interval = median_interval(ratios)
+                if interval:
+                    entry.update(low=interval[0], high=interval[1])
         stats[bench, series] = entry
     return stats
 

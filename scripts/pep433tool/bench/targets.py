@@ -28,7 +28,10 @@ def micro_targets(micro, calls=MICRO_CALLS, counts=None, like=None):
     (*counts*, from syscall_counts), or that they are the same.  A call
     below the band whose system calls differ from the baseline's does other
     work than stock, not the same work for less: it is reported in
-    *faster*, neither held nor missed.
+    *faster*, neither held nor missed.  A missed call gives the 95%
+    interval of its median when it has one (interval_note()): the verdict
+    is the median's, the interval says whether this machine's clock told
+    the call from stock at all.
     """
     held, missed, faster = [], [], []
     counts = counts or {}
@@ -46,12 +49,14 @@ def micro_targets(micro, calls=MICRO_CALLS, counts=None, like=None):
             diff = (syscall_diff(base, other)
                     if base is not None and other is not None else None)
             if reference != REFERENCE:
-                why = f' (against {TITLES[reference]})'
+                notes = [f'against {TITLES[reference]}']
             elif diff is None:
-                why = ''
+                notes = []
             else:
-                why = (f' (system calls: {diff})' if diff
-                       else ' (same system calls)')
+                notes = [f'system calls: {diff}' if diff
+                         else 'same system calls']
+            notes += interval_note(entry)
+            why = f' ({"; ".join(notes)})' if notes else ''
             text = f'{call} {entry["median"]:.3f}{why}'
             if entry['median'] < 1 and diff and reference == REFERENCE:
                 fast.append(text)
@@ -68,6 +73,17 @@ def micro_targets(micro, calls=MICRO_CALLS, counts=None, like=None):
                           f'the band, with other system calls than stock: '
                           f'{", ".join(fast)}')
     return held, missed, faster
+
+
+def interval_note(entry):
+    """What the 95% interval of *entry*'s median says of a call outside
+    the band: whether the clock tells it from stock ([] without one)."""
+    if 'low' not in entry:
+        return []
+    low, high = entry['low'], entry['high']
+    said = ('holds 1.00: not told apart from stock' if low <= 1 <= high
+            else 'excludes 1.00')
+    return [f'95% interval of the median {low:.3f}-{high:.3f}, {said}']
 
 
 def other_work(entry, base, other):
