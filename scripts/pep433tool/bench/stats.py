@@ -39,7 +39,8 @@ def median_interval(data, confidence=CONFIDENCE):
     data = sorted(data)
     n = len(data)
     alpha = (1 - confidence) / 2
-    # the largest k with P(B <= k - 1) <= alpha: [x_k, x_(n-1-k)] (from 0)
+    # the largest k with P(B <= k - 1) <= alpha: the interval is the k-th
+    # smallest and the k-th largest of the data
     k, below = 0, 0.0
     while True:
         below += math.comb(n, k) / 2 ** n
