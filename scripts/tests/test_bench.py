@@ -25,12 +25,13 @@ from pep433tool.bench.command import (_serialise, build_identity, check_builds,
 from pep433tool.bench.instructions import (collected_instructions,
                                            function_rows, parse_annotate,
                                            per_call_functions, sum_functions)
-from pep433tool.bench.micro import read_rounds, round_file
+from pep433tool.bench.micro import read_rounds, round_file, round_order
 from pep433tool.bench.perf import (all_benchmarks_table, pair_results,
                                    pass_file, pass_pairs,
                                    pyperformance_results)
 from pep433tool.bench.plan import (COMPARED_SERIES, interleaved, LIKE_FOR_LIKE,
-                                   MICRO_CALLS, Plan, SERIES)
+                                   MICRO_CALLS, order_text, PEP_ROWS,
+                                   PEP_SERIES, Plan, SERIES)
 from pep433tool.bench.pyperfio import (benchmarks_of, load_json, merge,
                                        write_json)
 from pep433tool.bench.perfreport import (held_in_every_pair, outside_lines,
@@ -429,6 +430,46 @@ def test_plan():
     assert pass_pairs(quick.pyperformance_passes) == [(0, 1)]
     # a pair of two passes of one build is no comparison
     assert pass_pairs(('baseline', 'baseline', 'patched')) == []
+    assert quick.order == full.order == 'by-call'
+
+
+def test_round_order_runs_the_series_of_a_call_back_to_back():
+    import random
+    jobs = [(name, s) for name in MICRO_CALLS for s in SERIES
+            if s.runs(name)]
+    jobs += [(name, PEP_SERIES) for name, _ in PEP_ROWS]
+    before = list(jobs)
+    rng = random.Random(3)
+    orders = [round_order(jobs, rng) for _ in range(4)]
+    assert jobs == before                   # not shuffled in place
+    for order in orders:
+        assert sorted(order, key=repr) == sorted(jobs, key=repr)
+        # each call's jobs, and the PEP table's, are one contiguous block
+        keys = ['pep' if s is PEP_SERIES else name for name, s in order]
+        blocks = [k for i, k in enumerate(keys) if i == 0 or keys[i - 1] != k]
+        assert sorted(blocks) == sorted(set(keys))
+    # shuffled: the blocks, and the series within them, differ by round
+    assert len({tuple(o) for o in orders}) == 4
+    firsts = {[s.name for name, s in o if name == 'os.open'][0]
+              for o in orders}
+    assert len(firsts) > 1
+    # the old order spreads a call's series over the whole round
+    spread = round_order(jobs, random.Random(3), 'shuffled')
+    keys = [name for name, _ in spread]
+    assert len([k for i, k in enumerate(keys)
+                if i == 0 or keys[i - 1] != k]) > len(set(keys))
+    with pytest.raises(ValueError):
+        round_order(jobs, rng, 'sorted')
+
+
+def test_plan_record_names_the_order_of_the_micro_benchmarks():
+    plan = Plan.make(False)
+    assert plan_record(plan, True, None)['order'] == 'by-call'
+    # a pyperformance-only run (--suite) records what it recorded before
+    assert 'order' not in plan_record(plan, False, ['nbody'])
+    assert 'back to back' in order_text({'order': 'by-call'})
+    # the runs of older versions name none: they were shuffled
+    assert order_text({}) == 'all in a shuffled order'
 
 
 #: A stand-in for pyperformance: writes a one-benchmark suite whose value is
@@ -723,6 +764,14 @@ def test_combine_refuses_other_builds_plans_and_old_folders(tmp_path,
     with pytest.raises(PreconditionError,
                        match=r'ran different plans: plan.rounds: 3 vs 4'):
         run_combine(paths, [a, c])
+    # a run of before the order was recorded ran its series shuffled
+    shuffled = saved_run(tmp_path / 'shuffled', '15:10', [1.0, 1.0, 1.0])
+    data = json.loads((shuffled / 'results.json').read_text())
+    del data['plan']['order']
+    (shuffled / 'results.json').write_text(json.dumps(data))
+    with pytest.raises(PreconditionError,
+                       match=r'ran different plans: plan.order'):
+        run_combine(paths, [a, shuffled])
     old = saved_run(tmp_path / 'old', '11:25', [1.0, 1.0, 1.0])
     data = json.loads((old / 'results.json').read_text())
     del data['builds']

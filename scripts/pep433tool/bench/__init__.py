@@ -5,8 +5,9 @@ Five measurements, written to one output folder:
 1. **Micro-benchmarks** (micro.py: probes/bench_calls.py, pyperf): each
    fd-creating call plus its close, on the SERIES of plan.py.  Runs are
    interleaved: every round runs each (call, series) once, a few values
-   each, in a shuffled order, so that drift on the machine hits all series
-   alike.  The result is the ratio series/baseline per round (medians of
+   each, the series of one call back to back (in a shuffled order, and the
+   calls too: micro.round_order()), so that drift on the machine hits all
+   series of a call alike.  The result is the ratio series/baseline per round (medians of
    that round's values), summarised by the median over the rounds and the
    interquartile range (stats.py).
 2. **The PEP's table** ("Performances", micro.py): os.open() with no flag,

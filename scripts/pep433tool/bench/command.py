@@ -97,15 +97,21 @@ def build_record(paths, variant=None):
 def plan_record(plan, micro, benchmarks):
     """What results.json records of the plan; bench combine pools only runs
     whose records are equal.  *benchmarks* is None when pyperformance did
-    not run."""
-    return {'rounds': plan.rounds, 'values': plan.values,
-            'min_time': plan.min_time,
-            'micro_calls': list(MICRO_CALLS + CONTROL_CALLS) if micro else [],
-            'series': [s.name for s in SERIES] if micro else [],
-            'pyperformance_passes': (list(plan.pyperformance_passes)
-                                     if benchmarks is not None else []),
-            'pyperformance_fast': plan.pyperformance_fast,
-            'benchmarks': list(benchmarks) if benchmarks is not None else []}
+    not run; 'order' is recorded when the micro-benchmarks ran."""
+    record = {'rounds': plan.rounds, 'values': plan.values,
+              'min_time': plan.min_time,
+                'micro_calls': (list(MICRO_CALLS + CONTROL_CALLS) if micro
+                              else []),
+              'series': [s.name for s in SERIES] if micro else [],
+              'pyperformance_passes': (list(plan.pyperformance_passes)
+                                       if benchmarks is not None else []),
+              'pyperformance_fast': plan.pyperformance_fast,
+              'benchmarks': (list(benchmarks) if benchmarks is not None
+                             else [])}
+    if micro:
+        # the runs of older versions, all 'shuffled', do not name it
+        record['order'] = plan.order
+    return record
 
 
 def _serialise(results):

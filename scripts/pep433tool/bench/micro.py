@@ -3,8 +3,9 @@
 Each fd-creating call plus its close (probes/bench_calls.py) runs on each
 series of plan.SERIES, and the PEP's os.open() rows on the patched build
 with cloexec=False.  Every round runs each (call, series) once, a few
-values each, in a shuffled order, so that drift on the machine hits all
-series alike; each run is one process and writes its own file,
+values each, the series of a call back to back (round_order()), so that
+the machine's drift hits all series of a call alike; each run is one
+process and writes its own file,
 rounds/<series>/<call>-<round>.json (round_file()), which read_rounds()
 reads back for ``bench combine``.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from ..util import run
 from .plan import (CONTROL_CALLS, COMPARED_SERIES, MICRO_CALLS, PEP_ROWS,
-                   PEP_SERIES, REFERENCE, SERIES)
+                   ORDER_TEXT, ORDERS, PEP_SERIES, REFERENCE, SERIES)
 from .pyperfio import benchmarks_of, load_json, merge, values, write_json
 from .stats import like_stats, pep_stats, ratio_stats
 
@@ -59,6 +60,31 @@ def micro_round_stats(per_round):
     return micro, like_stats(per_round), pep
 
 
+def round_order(jobs, rng, order=ORDERS[0]):
+    """The order of one round's *jobs* ([(call, series)]).
+
+    'by-call': the jobs of each call, and the PEP table's rows together,
+    as one block; the blocks in a shuffled order, and the jobs within
+    each.  'shuffled': all jobs in a shuffled order.  Either way *jobs*
+    is not changed.
+    """
+    if order == 'shuffled':
+        found = list(jobs)
+        rng.shuffle(found)
+        return found
+    if order not in ORDERS:
+        raise ValueError(f'unknown order {order!r}')
+    blocks = {}
+    for name, series in jobs:
+        key = PEP_SERIES.name if series is PEP_SERIES else name
+        blocks.setdefault(key, []).append((name, series))
+    blocks = list(blocks.values())
+    rng.shuffle(blocks)
+    for block in blocks:
+        rng.shuffle(block)
+    return [job for block in blocks for job in block]
+
+
 def pyperf_cmd(bench, series, name, out, loops=None):
     cmd = [bench.python(series.build), *series.args, BENCH_PROBE,
            '--name', name, '--cloexec', series.mode, '--quiet',
@@ -98,10 +124,10 @@ def run_micro(bench):
     jobs += [(name, PEP_SERIES) for name, _ in PEP_ROWS]
     log.info('micro-benchmarks: %d calls x %d series (and %d '
              'like-for-like) + the PEP table (%d rows), %d rounds of %d '
-             'runs', len(MICRO_CALLS),
+             'runs, %s', len(MICRO_CALLS),
              sum(1 for s in SERIES if not s.calls),
              sum(len(s.calls) for s in SERIES), len(PEP_ROWS),
-             plan.rounds, len(jobs))
+             plan.rounds, len(jobs), ORDER_TEXT[plan.order])
     log.info('calibrating the loop counts')
     loops = calibrate(
         bench, [(name, SERIES[0]) for name in MICRO_CALLS + CONTROL_CALLS]
@@ -110,9 +136,7 @@ def run_micro(bench):
     files = {}
     start = time.monotonic()
     for round_ in range(plan.rounds):
-        order = list(jobs)
-        bench.rng.shuffle(order)
-        for name, series in order:
+        for name, series in round_order(jobs, bench.rng, plan.order):
             out = round_file(bench.output, series.name, name, round_)
             out.parent.mkdir(parents=True, exist_ok=True)
             if out.exists():

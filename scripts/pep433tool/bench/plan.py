@@ -119,6 +119,29 @@ def interleaved(passes):
     return tuple(order)
 
 
+#: The order of a round's micro-benchmark runs (Plan.order).  'by-call':
+#: each call's series run back to back (a block), the blocks and the series
+#: within each in a shuffled order (micro.round_order()), so that the runs
+#: a ratio divides are a second or so apart.  The clock of a shared machine
+#: changes speed by tens of percent within seconds (docs/performance.md,
+#: "The clock of this machine"); a round lasts half a minute, and runs
+#: shuffled across the whole round ('shuffled', the order before, which
+#: results.json of older runs does not name) were up to that far apart.
+ORDERS = ('by-call', 'shuffled')
+#: How a report says each order.
+ORDER_TEXT = {
+    'by-call': "each call's series back to back, the calls and the series "
+               'within each in a shuffled order',
+    'shuffled': 'all in a shuffled order',
+}
+
+
+def order_text(plan):
+    """How a report says the order of *plan* (results.json's record of
+    it): the runs that do not name theirs, all older, were 'shuffled'."""
+    return ORDER_TEXT[plan.get('order', 'shuffled')]
+
+
 @dataclass(frozen=True)
 class Plan:
     """How much to measure."""
@@ -128,6 +151,7 @@ class Plan:
     min_time: float
     pyperformance_passes: tuple   # e.g. ('baseline', 'patched', ...)
     pyperformance_fast: bool
+    order: str = ORDERS[0]
 
     @classmethod
     def make(cls, quick, passes=None):

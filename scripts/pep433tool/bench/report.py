@@ -10,7 +10,8 @@ from .instructions import sorted_rows
 from .perfreport import fmt_time, pyperformance_section
 from .plan import (CONTROL_CALLS, COMPARED_SERIES, INSTR_LOOPS, LIKE_FOR_LIKE,
                    MICRO_CALLS, PEP_PUBLISHED, PEP_ROWS, REFERENCE, SERIES,
-                   SYSCALL_SERIES, TARGET_SERIES, TITLES, BASELINE_INHERITABLE)
+                   SYSCALL_SERIES, TARGET_SERIES, TITLES, BASELINE_INHERITABLE,
+                   order_text)
 from .systemcalls import syscall_diff
 from .targets import INSTRUCTION_TOLERANCE, MICRO_TOLERANCE, other_work
 
@@ -267,7 +268,7 @@ def render_report(results):
         out += ['## Micro-benchmarks: ratio to the baseline', '',
                 f'Each call plus its close, pyperf; {plan["rounds"]} '
                 f'interleaved rounds of {plan["values"]} values per call and '
-                'series, shuffled order. Cell: median over the rounds of '
+                f'series, {order_text(plan)}. Cell: median over the rounds of '
                 'median(series)/median(baseline) of the same round '
                 '[interquartile range]. Target: patched and patched -e within '
                 f'1.00 +- {MICRO_TOLERANCE:.2f}. `socket.accept` includes '
@@ -409,7 +410,8 @@ def render_combined(combined):
         out += ['## Micro-benchmarks: each run, and their rounds pooled', '',
                 f'Median ratio to the baseline in each run '
                 f'({" / ".join(labels)}; {plan["rounds"]} rounds of '
-                f'{plan["values"]} values each), and over the rounds of all '
+                f'{plan["values"]} values each, {order_text(plan)}), and over '
+                'the rounds of all '
                 f'runs pooled ({plan["rounds"] * len(runs)} per cell) '
                 f'[interquartile range]{like}. `{", ".join(CONTROL_CALLS)}` '
                 'is the control.', '']
