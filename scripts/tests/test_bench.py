@@ -25,13 +25,14 @@ from pep433tool.bench.command import (_serialise, build_identity, check_builds,
 from pep433tool.bench.instructions import (collected_instructions,
                                            function_rows, parse_annotate,
                                            per_call_functions, sum_functions)
-from pep433tool.bench.micro import read_rounds, round_file, round_order
+from pep433tool.bench.micro import (micro_jobs, read_rounds, round_file,
+                                    round_order)
 from pep433tool.bench.perf import (all_benchmarks_table, pair_results,
                                    pass_file, pass_pairs,
                                    pyperformance_results)
 from pep433tool.bench.plan import (COMPARED_SERIES, interleaved, LIKE_FOR_LIKE,
-                                   MICRO_CALLS, order_text, PEP_ROWS,
-                                   PEP_SERIES, Plan, SERIES)
+                                   MICRO_CALLS, order_text, PEP_SERIES, Plan,
+                                   SERIES)
 from pep433tool.bench.pyperfio import (benchmarks_of, load_json, merge,
                                        write_json)
 from pep433tool.bench.perfreport import (held_in_every_pair, outside_lines,
@@ -435,9 +436,8 @@ def test_plan():
 
 def test_round_order_runs_the_series_of_a_call_back_to_back():
     import random
-    jobs = [(name, s) for name in MICRO_CALLS for s in SERIES
-            if s.runs(name)]
-    jobs += [(name, PEP_SERIES) for name, _ in PEP_ROWS]
+    jobs = micro_jobs()
+    assert len(jobs) == 58
     before = list(jobs)
     rng = random.Random(3)
     orders = [round_order(jobs, rng) for _ in range(4)]

@@ -54,7 +54,8 @@ import argparse
 
 from .. import options
 from ..errors import UsageError
-from . import combine as _combine, command as _command, mppool as _mppool
+from . import (clock as _clock, combine as _combine, command as _command,
+               mppool as _mppool)
 
 
 # --- the command line --------------------------------------------------------
@@ -64,6 +65,8 @@ DOCS = 'docs/performance.md'
 COMBINE_SUMMARY = 'measure nothing: pool the runs of bench output folders'
 REPORT_SUMMARY = ('measure nothing: write the report of a bench output '
                   'folder again')
+CLOCK_SUMMARY = ('what the machine\'s clock lets a run tell apart now: '
+                 'a trace, and an A/A run of processes')
 MP_POOL_SUMMARY = ('bench_mp_pool on the baseline, prefixes of the series '
                    'and the patched build')
 
@@ -96,7 +99,7 @@ def add_arguments(parser):
     parser.add_argument('--seed', type=int, help=argparse.SUPPRESS)
     parser.set_defaults(func=handle)
     actions = parser.add_subparsers(dest='bench_action',
-                                    metavar='{combine,report,mp-pool}')
+                                    metavar='{combine,report,mp-pool,clock}')
     combine = actions.add_parser(
         'combine', help=COMBINE_SUMMARY,
         description=COMBINE_SUMMARY[0].upper() + COMBINE_SUMMARY[1:] + '.')
@@ -141,6 +144,20 @@ def add_arguments(parser):
                          help='the builds of build --optimized, and '
                               'optimized prefixes')
     mp_pool.set_defaults(func=handle_mp_pool)
+    clock = actions.add_parser(
+        'clock', help=CLOCK_SUMMARY,
+        description='Measure nothing of the builds: say ' + CLOCK_SUMMARY
+        + ', before a long run: one pure-Python loop timed back to back '
+        '(the trace), and in rounds of processes as bench runs them, '
+        'the same code on both sides of each ratio (A/A).  More: '
+        + DOCS + '.')
+    clock.add_argument('--seconds', type=float, default=30, metavar='S',
+                       help='how long to trace (default: %(default)g)')
+    clock.add_argument('--rounds', type=int, default=48, metavar='N',
+                       help='A/A rounds (default: %(default)s)')
+    options.add_output(clock, '<workdir>/bench/clock-<timestamp>',
+                       default=argparse.SUPPRESS)
+    clock.set_defaults(func=handle_clock)
 
 
 def _names(text):
@@ -210,6 +227,12 @@ def _measures_nothing(args, action):
 def handle_combine(args, paths):
     _measures_nothing(args, 'combine')
     return _combine.run_combine(paths, args.dirs, output=args.output)
+
+
+def handle_clock(args, paths):
+    _measures_nothing(args, 'clock')
+    return _clock.run_clock(paths, args.seconds, args.rounds,
+                            output=args.output, seed=args.seed)
 
 
 def handle_report(args, paths):

@@ -60,6 +60,17 @@ def micro_round_stats(per_round):
     return micro, like_stats(per_round), pep
 
 
+def micro_jobs():
+    """The runs of a round: [(call, series)], each call on the series
+    that run it, the control on COMPARED_SERIES, the PEP table's rows."""
+    jobs = [(name, s) for name in MICRO_CALLS for s in SERIES
+            if s.runs(name)]
+    jobs += [(name, s) for name in CONTROL_CALLS for s in SERIES
+             if s.name in COMPARED_SERIES]
+    jobs += [(name, PEP_SERIES) for name, _ in PEP_ROWS]
+    return jobs
+
+
 def round_order(jobs, rng, order=ORDERS[0]):
     """The order of one round's *jobs* ([(call, series)]).
 
@@ -117,11 +128,7 @@ def calibrate(bench, jobs):
 def run_micro(bench):
     """Micro-benchmarks and the PEP table, interleaved; return stats."""
     plan = bench.plan
-    jobs = [(name, s) for name in MICRO_CALLS for s in SERIES
-            if s.runs(name)]
-    jobs += [(name, s) for name in CONTROL_CALLS for s in SERIES
-             if s.name in COMPARED_SERIES]
-    jobs += [(name, PEP_SERIES) for name, _ in PEP_ROWS]
+    jobs = micro_jobs()
     log.info('micro-benchmarks: %d calls x %d series (and %d '
              'like-for-like) + the PEP table (%d rows), %d rounds of %d '
              'runs, %s', len(MICRO_CALLS),
