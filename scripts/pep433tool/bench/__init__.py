@@ -7,9 +7,9 @@ Five measurements, written to one output folder:
    interleaved: every round runs each (call, series) once, a few values
    each, the series of one call back to back (in a shuffled order, and the
    calls too: micro.round_order()), so that drift on the machine hits all
-   series of a call alike.  The result is the ratio series/baseline per round (medians of
-   that round's values), summarised by the median over the rounds and the
-   interquartile range (stats.py).
+   series of a call alike.  The result is the ratio series/baseline per
+   round (medians of that round's values), summarised by the median over
+   the rounds and the interquartile range (stats.py).
 2. **The PEP's table** ("Performances", micro.py): os.open() with no flag,
    with O_CLOEXEC, with ioctl(FIOCLEX) after, with fcntl(F_GETFD/F_SETFD)
    after, as ratios to "no flag", interleaved the same way.  It runs on the
@@ -34,14 +34,16 @@ Five measurements, written to one output folder:
    of each pair of neighbouring passes (the noise of a single comparison).
 
 ``bench --suite`` (suite.py) runs pyperformance alone on its whole default
-suite; ``bench combine`` (combine.py) pools the runs of several output
-folders into one report; ``bench report`` writes one folder's report again
-(command.run_report()); ``bench --optimized`` measures the builds of
-``build --optimized`` (PGO + LTO) instead of the plain ones.  The targets
-are in targets.py, report.md is written by report.py (its pyperformance
-part by perfreport.py), ratios.png by plot.py; command.py runs it all.
+suite; ``bench clock`` (clock.py) says what the machine's clock lets a run
+tell apart, before one; ``bench combine`` (combine.py) pools the runs of
+several output folders into one report; ``bench report`` writes one
+folder's report again (command.run_report()); ``bench --optimized``
+measures the builds of ``build --optimized`` (PGO + LTO) instead of the
+plain ones.  The targets are in targets.py, report.md is written by
+report.py (its pyperformance part by perfreport.py), ratios.png by
+plot.py; command.py runs it all.
 This file is the command line: the options of ``bench`` and of its
-actions (combine, report, mp-pool) and their handlers.
+actions (combine, report, mp-pool, clock) and their handlers.
 
 The tool's own Python needs no package: pyperf, pyperformance and
 matplotlib live in <workdir>/venv (scripts/requirements-dev.txt, installed
