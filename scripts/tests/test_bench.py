@@ -39,11 +39,11 @@ from pep433tool.bench.perfreport import (held_in_every_pair, outside_lines,
                                          pair_lines, same_build_lines)
 from pep433tool.bench.report import (function_table, instruction_table,
                                      like_lines, micro_table, render_report,
-                                     syscall_table)
+                                     spread_lines, syscall_table)
 from pep433tool.bench.runner import Bench, build_dir
 from pep433tool.bench.stats import (like_stats, median_interval,
                                     pyperformance_ratios, quartiles,
-                                    ratio_stats)
+                                    ratio_stats, value_spread)
 from pep433tool.bench.systemcalls import syscall_counts, syscall_diff
 from pep433tool.bench.targets import (geomean_target, instruction_targets,
                                       micro_targets, syscall_targets)
@@ -156,6 +156,28 @@ def test_ratio_stats_bound_the_median_when_the_rounds_allow():
             ('os.open', 'patched'): {r: [1.0 + r / 100] for r in range(9)}}
     entry = ratio_stats(many, 'baseline')['os.open', 'patched']
     assert (entry['low'], entry['high']) == pytest.approx((1.01, 1.07))
+
+
+def test_value_spread_tells_noise_within_a_process_from_between():
+    # each process's two values agree to 1%; the processes of a cell
+    # differ by 10% from their median
+    per_round = {
+        ('os.open', 'baseline'): {0: [1.0, 1.01], 1: [1.1, 1.111],
+                                  2: [0.9, 0.909]},
+        ('os.open', 'patched'): {0: [2.0, 2.02], 1: [2.2, 2.222],
+                                 2: [1.8, 1.818]}}
+    spread = value_spread(per_round)
+    assert spread['within'] == pytest.approx(0.01)
+    assert spread['between'] == pytest.approx(0.1, abs=0.001)
+    assert spread['processes'] == 6
+    assert spread_lines(spread) == [
+        'Spread: the values of one process differ by 1.0% (median of '
+        '|last / first - 1|), the processes of one call and series by '
+        '10.0% (median distance from their median; 6 processes).', '']
+    # one value a process: nothing to tell
+    assert value_spread({k: {r: v[:1] for r, v in rounds.items()}
+                         for k, rounds in per_round.items()}) is None
+    assert spread_lines(None) == []
 
 
 def test_a_missed_call_says_whether_the_clock_told_it_from_stock():

@@ -31,7 +31,7 @@ from .perf import (compare_to, merge_passes, pass_files_of,
                    pyperformance_results)
 from .pyperfio import write_json
 from .report import builds_title, render_combined
-from .stats import pool_rounds
+from .stats import pool_rounds, value_spread
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,8 @@ def labels(runs):
 
 def pool_micro(runs):
     """{'runs': [each run's cells], 'pooled': the cells of the pooled
-    rounds}, with (micro, like, pep) of the pooled rounds.
+    rounds, 'spread': their value_spread()}, with (micro, like, pep) of
+    the pooled rounds.
 
     A cell is ratio_stats()'s entry; like_stats()'s replaces it for the
     LIKE_FOR_LIKE pairs, as the target judges them.
@@ -154,8 +155,10 @@ def pool_micro(runs):
     for per_round in per_runs:
         micro, like, _ = micro_round_stats(per_round)
         each.append({**micro, **like})
-    micro, like, pep = micro_round_stats(pool_rounds(per_runs))
-    return {'runs': each, 'pooled': {**micro, **like}}, micro, like, pep
+    pooled = pool_rounds(per_runs)
+    micro, like, pep = micro_round_stats(pooled)
+    return ({'runs': each, 'pooled': {**micro, **like},
+             'spread': value_spread(pooled)}, micro, like, pep)
 
 
 def pool_pyperformance(runs, output, tools):
@@ -194,7 +197,8 @@ def _serialise_combined(combined):
     if combined['micro']:
         data['micro'] = {
             'runs': [_keyed(cells) for cells in combined['micro']['runs']],
-            'pooled': _keyed(combined['micro']['pooled'])}
+            'pooled': _keyed(combined['micro']['pooled']),
+            'spread': combined['micro']['spread']}
     return data
 
 

@@ -30,6 +30,7 @@ from .plan import (BENCHMARKS, CONTROL_CALLS, MICRO_CALLS, QUICK_BENCHMARKS,
 from .pyperfio import write_json
 from .report import render_report
 from .runner import Bench, build_dir, draw_ratios
+from .stats import value_spread
 from .targets import (geomean_target, instruction_targets, micro_targets,
                       syscall_targets)
 
@@ -235,6 +236,7 @@ def _measure(paths, quick=False, output=None, pyperformance=True,
                       else list(suite))
         perf = suite_mod.run_suite(bench, benchmarks, suite == 'all')
         counts, calls, micro, like, pep, instr = {}, [], None, None, None, None
+        spread = None
         functions = None
     else:
         bench.prepare()
@@ -243,6 +245,7 @@ def _measure(paths, quick=False, output=None, pyperformance=True,
                                      if c not in MICRO_CALLS]
         calls = list(dict.fromkeys(calls))
         micro, like, pep = bench.run_micro()
+        spread = value_spread(read_rounds(output, plan.rounds))
         instr, per_function = (bench.measure_instructions() if instructions
                                else (None, None))
         functions = None
@@ -264,7 +267,7 @@ def _measure(paths, quick=False, output=None, pyperformance=True,
         'load_start': load_start,
         'plan': plan_record(plan, not suite,
                             benchmarks if suite or pyperformance else None),
-        'micro': micro, 'pep': pep, 'syscalls': counts,
+        'micro': micro, 'pep': pep, 'spread': spread, 'syscalls': counts,
         'syscall_calls': calls, 'pyperformance': perf,
         'like': like, 'instructions': instr,
         'instruction_functions': functions,
@@ -311,7 +314,8 @@ def run_report(paths, folder):
         per_round = read_rounds(folder, results['plan']['rounds'])
         if per_round:
             micro, like, pep = micro_round_stats(per_round)
-            results.update(micro=micro, like=like, pep=pep)
+            results.update(micro=micro, like=like, pep=pep,
+                           spread=value_spread(per_round))
     held, missed, faster = all_targets(
         results.get('micro'), results.get('like'), results.get('syscalls'),
         results.get('syscall_calls'), results.get('instructions'), p)

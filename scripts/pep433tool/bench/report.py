@@ -89,6 +89,17 @@ def interval_lines(pooled):
             'from stock by this clock, inside the band or outside it.', '']
 
 
+def spread_lines(spread):
+    """Where the noise is (stats.value_spread()), under a micro table."""
+    if not spread:
+        return []
+    return [f'Spread: the values of one process differ by '
+            f'{spread["within"]:.1%} (median of |last / first - 1|), the '
+            f'processes of one call and series by {spread["between"]:.1%} '
+            f'(median distance from their median; '
+            f'{spread["processes"]} processes).', '']
+
+
 def micro_table(micro, calls=MICRO_CALLS):
     others = [s for s in SERIES if s.name != REFERENCE]
     lines = ['| call | baseline time | '
@@ -275,6 +286,7 @@ def render_report(results):
                 'closing the client end.', '']
         out += micro_table(results['micro'], MICRO_CALLS + CONTROL_CALLS)
         out.append('')
+        out += spread_lines(results.get('spread'))
         if any((c, REFERENCE) in results['micro'] for c in CONTROL_CALLS):
             out += [f'`{", ".join(CONTROL_CALLS)}` is the control: a call '
                     'the series does not change, no fd made. Its ratio is '
@@ -419,6 +431,7 @@ def render_combined(combined):
                                     combined.get('syscalls'))
         out.append('')
         out += interval_lines(micro['pooled'])
+        out += spread_lines(micro.get('spread'))
     if combined.get('pep'):
         out += ['## The PEP\'s table, pooled', '']
         out += pep_table(combined['pep'])

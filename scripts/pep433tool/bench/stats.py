@@ -82,6 +82,30 @@ def ratio_stats(per_round, reference):
     return stats
 
 
+def value_spread(per_round):
+    """Where the noise of a run is: {'within': the median over the
+    processes of |last value / first value - 1| (one process, a tenth of
+    a second apart), 'between': the median of |a process's median / the
+    median of its (call, series) - 1| (processes of the same code, rounds
+    apart), 'processes'}; None without processes of two values or more.
+    A clock that moves between processes but not within one shows a
+    small 'within' and a large 'between'."""
+    within, between = [], []
+    for rounds in per_round.values():
+        medians = [statistics.median(vals) for vals in rounds.values()]
+        if not medians:
+            continue
+        cell = statistics.median(medians)
+        between += [abs(m / cell - 1) for m in medians]
+        within += [abs(vals[-1] / vals[0] - 1) for vals in rounds.values()
+                   if len(vals) > 1]
+    if not within:
+        return None
+    return {'within': statistics.median(within),
+            'between': statistics.median(between),
+            'processes': len(between)}
+
+
 def like_stats(per_round, like=None):
     """Ratios of the LIKE_FOR_LIKE pairs: {(call, series): entry}.
 
