@@ -34,16 +34,15 @@ Five measurements, written to one output folder:
    of each pair of neighbouring passes (the noise of a single comparison).
 
 ``bench --suite`` (suite.py) runs pyperformance alone on its whole default
-suite; ``bench clock`` (clock.py) says what the machine's clock lets a run
-tell apart, before one; ``bench combine`` (combine.py) pools the runs of
-several output folders into one report; ``bench report`` writes one
+suite; ``bench combine`` (combine.py) pools the runs of several output
+folders into one report; ``bench report`` writes one
 folder's report again (command.run_report()); ``bench --optimized``
 measures the builds of ``build --optimized`` (PGO + LTO) instead of the
 plain ones.  The targets are in targets.py, report.md is written by
 report.py (its pyperformance part by perfreport.py), ratios.png by
 plot.py; command.py runs it all.
 This file is the command line: the options of ``bench`` and of its
-actions (combine, report, mp-pool, clock) and their handlers.
+actions (combine, report, mp-pool) and their handlers.
 
 The tool's own Python needs no package: pyperf, pyperformance and
 matplotlib live in <workdir>/venv (scripts/requirements-dev.txt, installed
@@ -56,8 +55,7 @@ import argparse
 
 from .. import options
 from ..errors import UsageError
-from . import (clock as _clock, combine as _combine, command as _command,
-               mppool as _mppool)
+from . import combine as _combine, command as _command, mppool as _mppool
 
 
 # --- the command line --------------------------------------------------------
@@ -67,8 +65,6 @@ DOCS = 'docs/performance.md'
 COMBINE_SUMMARY = 'measure nothing: pool the runs of bench output folders'
 REPORT_SUMMARY = ('measure nothing: write the report of a bench output '
                   'folder again')
-CLOCK_SUMMARY = ('what the machine\'s clock lets a run tell apart now: '
-                 'a trace, and an A/A run of processes')
 MP_POOL_SUMMARY = ('bench_mp_pool on the baseline, prefixes of the series '
                    'and the patched build')
 
@@ -101,7 +97,7 @@ def add_arguments(parser):
     parser.add_argument('--seed', type=int, help=argparse.SUPPRESS)
     parser.set_defaults(func=handle)
     actions = parser.add_subparsers(dest='bench_action',
-                                    metavar='{combine,report,mp-pool,clock}')
+                                    metavar='{combine,report,mp-pool}')
     combine = actions.add_parser(
         'combine', help=COMBINE_SUMMARY,
         description=COMBINE_SUMMARY[0].upper() + COMBINE_SUMMARY[1:] + '.')
@@ -146,20 +142,6 @@ def add_arguments(parser):
                          help='the builds of build --optimized, and '
                               'optimized prefixes')
     mp_pool.set_defaults(func=handle_mp_pool)
-    clock = actions.add_parser(
-        'clock', help=CLOCK_SUMMARY,
-        description='Measure nothing of the builds: say ' + CLOCK_SUMMARY
-        + ', before a long run: one pure-Python loop timed back to back '
-        '(the trace), and in rounds of processes as bench runs them, '
-        'the same code on both sides of each ratio (A/A).  More: '
-        + DOCS + '.')
-    clock.add_argument('--seconds', type=float, default=30, metavar='S',
-                       help='how long to trace (default: %(default)g)')
-    clock.add_argument('--rounds', type=int, default=48, metavar='N',
-                       help='A/A rounds (default: %(default)s)')
-    options.add_output(clock, '<workdir>/bench/clock-<timestamp>',
-                       default=argparse.SUPPRESS)
-    clock.set_defaults(func=handle_clock)
 
 
 def _names(text):
@@ -229,12 +211,6 @@ def _measures_nothing(args, action):
 def handle_combine(args, paths):
     _measures_nothing(args, 'combine')
     return _combine.run_combine(paths, args.dirs, output=args.output)
-
-
-def handle_clock(args, paths):
-    _measures_nothing(args, 'clock')
-    return _clock.run_clock(paths, args.seconds, args.rounds,
-                            output=args.output, seed=args.seed)
 
 
 def handle_report(args, paths):
