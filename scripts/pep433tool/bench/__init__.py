@@ -35,12 +35,11 @@ Five measurements, written to one output folder:
 
 ``bench --suite`` (suite.py) runs pyperformance alone on its whole default
 suite; ``bench combine`` (combine.py) pools the runs of several output
-folders into one report; ``bench report`` writes one
-folder's report again (command.run_report()); ``bench --optimized``
-measures the builds of ``build --optimized`` (PGO + LTO) instead of the
-plain ones.  The targets are in targets.py, report.md is written by
-report.py (its pyperformance part by perfreport.py), ratios.png by
-plot.py; command.py runs it all.
+folders into one report; ``bench report`` writes one folder's report again
+(command.run_report()); ``bench --optimized`` measures the builds of
+``build --optimized`` (PGO + LTO) instead of the plain ones.  The targets
+are in targets.py, report.md is written by report.py (its pyperformance
+part by perfreport.py), ratios.png by plot.py; command.py runs it all.
 This file is the command line: the options of ``bench`` and of its
 actions (combine, report, mp-pool) and their handlers.
 

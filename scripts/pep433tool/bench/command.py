@@ -101,7 +101,7 @@ def plan_record(plan, micro, benchmarks):
     not run; 'order' is recorded when the micro-benchmarks ran."""
     record = {'rounds': plan.rounds, 'values': plan.values,
               'min_time': plan.min_time,
-                'micro_calls': (list(MICRO_CALLS + CONTROL_CALLS) if micro
+              'micro_calls': (list(MICRO_CALLS + CONTROL_CALLS) if micro
                               else []),
               'series': [s.name for s in SERIES] if micro else [],
               'pyperformance_passes': (list(plan.pyperformance_passes)

@@ -122,11 +122,11 @@ def interleaved(passes):
 #: The order of a round's micro-benchmark runs (Plan.order).  'by-call':
 #: each call's series run back to back (a block), the blocks and the series
 #: within each in a shuffled order (micro.round_order()), so that the runs
-#: a ratio divides are a second or so apart.  The clock of a shared machine
-#: changes speed by tens of percent within seconds (docs/performance.md,
-#: "The clock of this machine"); a round lasts half a minute, and runs
-#: shuffled across the whole round ('shuffled', the order before, which
-#: results.json of older runs does not name) were up to that far apart.
+#: a ratio divides are a second or so apart, and what the machine drifts
+#: by over a round (about 30 s) stays out of the ratio.  'shuffled': the
+#: order before, all runs of a round shuffled together, which results.json
+#: of older runs does not name.  On this project's machine the two read
+#: alike (docs/performance.md, "The clock of this machine").
 ORDERS = ('by-call', 'shuffled')
 #: How a report says each order.
 ORDER_TEXT = {

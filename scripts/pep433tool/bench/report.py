@@ -423,8 +423,8 @@ def render_combined(combined):
                 f'Median ratio to the baseline in each run '
                 f'({" / ".join(labels)}; {plan["rounds"]} rounds of '
                 f'{plan["values"]} values each, {order_text(plan)}), and over '
-                'the rounds of all '
-                f'runs pooled ({plan["rounds"] * len(runs)} per cell) '
+                f'the rounds of all runs pooled ({plan["rounds"] * len(runs)} '
+                'per cell) '
                 f'[interquartile range]{like}. `{", ".join(CONTROL_CALLS)}` '
                 'is the control.', '']
         out += combined_micro_table(labels, micro['runs'], micro['pooled'],

@@ -84,8 +84,8 @@ def ratio_stats(per_round, reference):
 
 def value_spread(per_round):
     """Where the noise of a run is: {'within': the median over the
-    processes of |last value / first value - 1| (one process, a tenth of
-    a second apart), 'between': the median of |a process's median / the
+    processes of |last value / first value - 1| (one process, its values
+    back to back), 'between': the median of |a process's median / the
     median of its (call, series) - 1| (processes of the same code, rounds
     apart), 'processes'}; None without processes of two values or more.
     A clock that moves between processes but not within one shows a
