@@ -453,7 +453,6 @@ def test_plan():
     assert pass_pairs(quick.pyperformance_passes) == [(0, 1)]
     # a pair of two passes of one build is no comparison
     assert pass_pairs(('baseline', 'baseline', 'patched')) == []
-    assert quick.order == full.order == 'by-call'
 
 
 def test_round_order_runs_the_series_of_a_call_back_to_back():
@@ -475,13 +474,6 @@ def test_round_order_runs_the_series_of_a_call_back_to_back():
     firsts = {[s.name for name, s in o if name == 'os.open'][0]
               for o in orders}
     assert len(firsts) > 1
-    # the old order spreads a call's series over the whole round
-    spread = round_order(jobs, random.Random(3), 'shuffled')
-    keys = [name for name, _ in spread]
-    assert len([k for i, k in enumerate(keys)
-                if i == 0 or keys[i - 1] != k]) > len(set(keys))
-    with pytest.raises(ValueError):
-        round_order(jobs, rng, 'sorted')
 
 
 def test_plan_record_names_the_order_of_the_micro_benchmarks():

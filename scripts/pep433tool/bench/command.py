@@ -25,8 +25,8 @@ from . import suite as suite_mod
 from .instructions import function_rows
 from .micro import micro_round_stats, read_rounds
 from .perf import pair_results, pass_files_of, pyperformance_results
-from .plan import (BENCHMARKS, CONTROL_CALLS, MICRO_CALLS, QUICK_BENCHMARKS,
-                   REFERENCE, SERIES, SUITE_PASSES, Plan)
+from .plan import (BENCHMARKS, CONTROL_CALLS, MICRO_CALLS, MICRO_ORDER,
+                   QUICK_BENCHMARKS, REFERENCE, SERIES, SUITE_PASSES, Plan)
 from .pyperfio import write_json
 from .report import render_report
 from .runner import Bench, build_dir, draw_ratios
@@ -111,7 +111,7 @@ def plan_record(plan, micro, benchmarks):
                              else [])}
     if micro:
         # the runs of older versions, all 'shuffled', do not name it
-        record['order'] = plan.order
+        record['order'] = MICRO_ORDER
     return record
 
 

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from ..util import run
-from .plan import (CONTROL_CALLS, COMPARED_SERIES, MICRO_CALLS, PEP_ROWS,
-                   ORDER_TEXT, ORDERS, PEP_SERIES, REFERENCE, SERIES)
+from .plan import (CONTROL_CALLS, COMPARED_SERIES, MICRO_CALLS, MICRO_ORDER,
+                   ORDER_TEXT, PEP_ROWS, PEP_SERIES, REFERENCE, SERIES)
 from .pyperfio import benchmarks_of, load_json, merge, values, write_json
 from .stats import like_stats, pep_stats, ratio_stats
 
@@ -71,20 +71,11 @@ def micro_jobs():
     return jobs
 
 
-def round_order(jobs, rng, order=ORDERS[0]):
-    """The order of one round's *jobs* ([(call, series)]).
-
-    'by-call': the jobs of each call, and the PEP table's rows together,
-    as one block; the blocks in a shuffled order, and the jobs within
-    each.  'shuffled': all jobs in a shuffled order.  Either way *jobs*
-    is not changed.
-    """
-    if order == 'shuffled':
-        found = list(jobs)
-        rng.shuffle(found)
-        return found
-    if order not in ORDERS:
-        raise ValueError(f'unknown order {order!r}')
+def round_order(jobs, rng):
+    """The order of one round's *jobs* ([(call, series)]), MICRO_ORDER:
+    the jobs of each call, and the PEP table's rows together, as one
+    block; the blocks in a shuffled order, and the jobs within each.
+    *jobs* is not changed."""
     blocks = {}
     for name, series in jobs:
         key = PEP_SERIES.name if series is PEP_SERIES else name
@@ -134,7 +125,7 @@ def run_micro(bench):
              'runs, %s', len(MICRO_CALLS),
              sum(1 for s in SERIES if not s.calls),
              sum(len(s.calls) for s in SERIES), len(PEP_ROWS),
-             plan.rounds, len(jobs), ORDER_TEXT[plan.order])
+             plan.rounds, len(jobs), ORDER_TEXT[MICRO_ORDER])
     log.info('calibrating the loop counts')
     loops = calibrate(
         bench, [(name, SERIES[0]) for name in MICRO_CALLS + CONTROL_CALLS]
@@ -143,7 +134,7 @@ def run_micro(bench):
     files = {}
     start = time.monotonic()
     for round_ in range(plan.rounds):
-        for name, series in round_order(jobs, bench.rng, plan.order):
+        for name, series in round_order(jobs, bench.rng):
             out = round_file(bench.output, series.name, name, round_)
             out.parent.mkdir(parents=True, exist_ok=True)
             if out.exists():

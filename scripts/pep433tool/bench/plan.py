@@ -119,15 +119,16 @@ def interleaved(passes):
     return tuple(order)
 
 
-#: The order of a round's micro-benchmark runs (Plan.order).  'by-call':
-#: each call's series run back to back (a block), the blocks and the series
-#: within each in a shuffled order (micro.round_order()), so that the runs
-#: a ratio divides are a second or so apart, and what the machine drifts
-#: by over a round (about 30 s) stays out of the ratio.  'shuffled': the
-#: order before, all runs of a round shuffled together, which results.json
-#: of older runs does not name.  On this project's machine the two read
-#: alike (docs/performance.md, "The clock of this machine").
-ORDERS = ('by-call', 'shuffled')
+#: The order of a round's micro-benchmark runs, as results.json's plan
+#: records it.  'by-call': each call's series run back to back (a block),
+#: the blocks and the series within each in a shuffled order
+#: (micro.round_order()), so that the runs a ratio divides are a second or
+#: so apart, and what the machine drifts by over a round (about 30 s)
+#: stays out of the ratio.  'shuffled': the order of older runs, all runs
+#: of a round shuffled together, which their results.json does not name.
+#: On this project's machine the two read alike (docs/performance.md, "The
+#: clock of this machine").
+MICRO_ORDER = 'by-call'
 #: How a report says each order.
 ORDER_TEXT = {
     'by-call': "each call's series back to back, the calls and the series "
@@ -151,7 +152,6 @@ class Plan:
     min_time: float
     pyperformance_passes: tuple   # e.g. ('baseline', 'patched', ...)
     pyperformance_fast: bool
-    order: str = ORDERS[0]
 
     @classmethod
     def make(cls, quick, passes=None):
