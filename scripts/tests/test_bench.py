@@ -584,7 +584,7 @@ def test_quick_micro_run_on_the_builds(tmp_path, all_run):
     b.prepare()
     counts = b.run_syscalls()
     assert counts['os.open', 'baseline'] == ['openat']
-    micro, like, pep = b.run_micro()
+    micro, like, pep, _ = b.run_micro()
     assert set(micro) >= {(c, s.name) for c in MICRO_CALLS
                           for s in SERIES if s.runs(c)}
     assert ('socket.socket', 'baseline-noninheritable') not in micro
@@ -675,7 +675,7 @@ def saved_run(folder, hhmm, patched, perf_patched=1.0, rounds=3,
                                         ('patched', 0.1 * perf_patched)), 1):
         write_json(pass_file(folder, i, build),
                    suite('nbody', [[value]]))
-    micro, like, pep = bench.micro.micro_round_stats(
+    micro, like, pep, _ = bench.micro.micro_round_stats(
         read_rounds(folder))
     counts = {('os.dup', 'baseline'): ['fcntl'],
               ('os.dup', 'patched'): ['dup'],
@@ -1541,7 +1541,7 @@ def fake_measurements(monkeypatch, tools, per_function=PER_FUNCTION):
                                          'q1': 1.0, 'q3': 1.0}
                   for s in ('patched', 'patched-e')})
     monkeypatch.setattr(Bench, 'run_micro',
-                        lambda self: (micro, {}, {}))
+                        lambda self: (micro, {}, {}, None))
     counts = {('socket.socket', 'baseline'): 7000.0,
               ('socket.socket', 'patched'): 7219.0,
               ('socket.socket', 'patched-e'): 7020.0}

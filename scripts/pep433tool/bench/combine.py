@@ -31,7 +31,7 @@ from .perf import (compare_to, merge_passes, pass_files_of,
                    pyperformance_results)
 from .pyperfio import write_json
 from .report import builds_title, render_combined
-from .stats import pool_rounds, value_spread
+from .stats import pool_rounds
 
 log = logging.getLogger(__name__)
 
@@ -153,12 +153,11 @@ def pool_micro(runs):
         per_runs.append(per_round)
     each = []
     for per_round in per_runs:
-        micro, like, _ = micro_round_stats(per_round)
+        micro, like, _, _ = micro_round_stats(per_round)
         each.append({**micro, **like})
-    pooled = pool_rounds(per_runs)
-    micro, like, pep = micro_round_stats(pooled)
-    return ({'runs': each, 'pooled': {**micro, **like},
-             'spread': value_spread(pooled)}, micro, like, pep)
+    micro, like, pep, spread = micro_round_stats(pool_rounds(per_runs))
+    return ({'runs': each, 'pooled': {**micro, **like}, 'spread': spread},
+            micro, like, pep)
 
 
 def pool_pyperformance(runs, output, tools):

@@ -30,7 +30,6 @@ from .plan import (BENCHMARKS, CONTROL_CALLS, MICRO_CALLS, MICRO_ORDER,
 from .pyperfio import write_json
 from .report import render_report
 from .runner import Bench, build_dir, draw_ratios
-from .stats import value_spread
 from .targets import (geomean_target, instruction_targets, micro_targets,
                       syscall_targets)
 
@@ -244,8 +243,7 @@ def _measure(paths, quick=False, output=None, pyperformance=True,
         calls = list(MICRO_CALLS) + [c for c, _ in sorted(counts)
                                      if c not in MICRO_CALLS]
         calls = list(dict.fromkeys(calls))
-        micro, like, pep = bench.run_micro()
-        spread = value_spread(read_rounds(output, plan.rounds))
+        micro, like, pep, spread = bench.run_micro()
         instr, per_function = (bench.measure_instructions() if instructions
                                else (None, None))
         functions = None
@@ -313,9 +311,8 @@ def run_report(paths, folder):
     if results.get('micro'):
         per_round = read_rounds(folder, results['plan']['rounds'])
         if per_round:
-            micro, like, pep = micro_round_stats(per_round)
-            results.update(micro=micro, like=like, pep=pep,
-                           spread=value_spread(per_round))
+            micro, like, pep, spread = micro_round_stats(per_round)
+            results.update(micro=micro, like=like, pep=pep, spread=spread)
     held, missed, faster = all_targets(
         results.get('micro'), results.get('like'), results.get('syscalls'),
         results.get('syscall_calls'), results.get('instructions'), p)

@@ -18,7 +18,7 @@ from ..util import run
 from .plan import (CONTROL_CALLS, COMPARED_SERIES, MICRO_CALLS, MICRO_ORDER,
                    ORDER_TEXT, PEP_ROWS, PEP_SERIES, REFERENCE, SERIES)
 from .pyperfio import benchmarks_of, load_json, merge, values, write_json
-from .stats import like_stats, pep_stats, ratio_stats
+from .stats import like_stats, pep_stats, ratio_stats, value_spread
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +52,13 @@ def read_rounds(output, rounds=None):
 
 
 def micro_round_stats(per_round):
-    """(micro, like, pep) statistics of per_round (see read_rounds())."""
+    """(micro, like, pep, spread): the statistics of per_round (see
+    read_rounds()), and where its noise is (stats.value_spread())."""
     micro = ratio_stats({k: v for k, v in per_round.items()
                          if k[1] != PEP_SERIES.name}, REFERENCE)
     pep = (pep_stats(per_round)
            if any(k[1] == PEP_SERIES.name for k in per_round) else {})
-    return micro, like_stats(per_round), pep
+    return micro, like_stats(per_round), pep, value_spread(per_round)
 
 
 def micro_jobs():
@@ -117,7 +118,8 @@ def calibrate(bench, jobs):
 
 
 def run_micro(bench):
-    """Micro-benchmarks and the PEP table, interleaved; return stats."""
+    """Micro-benchmarks and the PEP table, interleaved; return
+    micro_round_stats() of their rounds."""
     plan = bench.plan
     jobs = micro_jobs()
     log.info('micro-benchmarks: %d calls x %d series (and %d '
